@@ -1,0 +1,20 @@
+/**
+ * The built-in non-production profile: what `npm run synth` writes with no configuration file.
+ * A configuration file overrides any part of it.
+ */
+export const DEFAULT_CONFIG = {
+  instance: 'harbor',
+  namespace: 'harbor',
+  host: 'harbor.example.test',
+  logLevel: 'info',
+  images: { version: 'v2.15.2', registry: 'docker.io' },
+  tls: { type: 'selfSigned', duration: '2160h', renewBefore: '720h' },
+  ingressClassName: 'nginx',
+  registryStorage: { storageClassName: 'nfs-csi', size: '50Gi', accessMode: 'ReadWriteMany' },
+  nfsStorageClasses: ['nfs-csi'],
+  database: { type: 'internal', storage: { storageClassName: 'standard', size: '5Gi' } },
+  redis: { type: 'internal', storage: { storageClassName: 'standard', size: '1Gi' } },
+  trivy: { enabled: true, storage: { storageClassName: 'standard', size: '5Gi' } },
+  replicas: {},
+  existingSecrets: {},
+} as const;

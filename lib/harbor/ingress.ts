@@ -1,0 +1,148 @@
+import * as kplus from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+import * as certmanager from '../../imports/cert-manager.io';
+import { IssuerRef, toIssuerRef } from '../pki/issuer-ref';
+import { parseHours } from '../private/durations';
+import { componentLabels } from '../private/labels';
+
+export interface CertificateOptions {
+  /**
+   * Lifetime requested from the issuer, in hours (`2160h`).
+   * @default '2160h'
+   */
+  readonly duration?: string;
+
+  /**
+   * How long before expiry cert-manager renews; shorter than `duration`.
+   * @default '720h'
+   */
+  readonly renewBefore?: string;
+}
+
+/** Where the certificate Harbor's ingress serves comes from. */
+export class HarborTls {
+  /** A cert-manager Certificate for the host, from an issuer that exists or that we create. */
+  public static fromIssuer(issuer: IssuerRef, options: CertificateOptions = {}): HarborTls {
+    return new HarborTls(issuer, options, undefined);
+  }
+
+  /**
+   * A `kubernetes.io/tls` Secret that already exists, such as a commercial certificate
+   * delivered by Sealed Secrets or External Secrets. Nobody renews it for you.
+   */
+  public static fromSecret(secretName: string): HarborTls {
+    return new HarborTls(undefined, {}, secretName);
+  }
+
+  private constructor(
+    public readonly issuer: IssuerRef | undefined,
+    public readonly certificate: CertificateOptions,
+    public readonly secretName: string | undefined,
+  ) {}
+}
+
+export interface HarborIngressProps {
+  readonly instance: string;
+  readonly version: string;
+  /** The host name users reach Harbor by. */
+  readonly host: string;
+  readonly tls: HarborTls;
+  readonly coreService: kplus.Service;
+  readonly portalService: kplus.Service;
+
+  /**
+   * The IngressClass of an ingress-nginx controller.
+   * @default 'nginx'
+   */
+  readonly className?: string;
+}
+
+/** The paths core serves; everything else is the portal's. */
+export const CORE_PATHS = ['/api/', '/service/', '/v2/', '/c/'];
+
+/**
+ * ingress-nginx settings for a registry: no body size limit (layers are large), no request
+ * buffering (uploads stream through), and long timeouts for slow pushes and pulls.
+ */
+export const INGRESS_NGINX_ANNOTATIONS: Readonly<Record<string, string>> = {
+  'nginx.ingress.kubernetes.io/proxy-body-size': '0',
+  'nginx.ingress.kubernetes.io/proxy-request-buffering': 'off',
+  'nginx.ingress.kubernetes.io/proxy-buffering': 'off',
+  'nginx.ingress.kubernetes.io/proxy-read-timeout': '900',
+  'nginx.ingress.kubernetes.io/proxy-send-timeout': '900',
+  'nginx.ingress.kubernetes.io/ssl-redirect': 'true',
+};
+
+/** Harbor's single public entry point: an Ingress with TLS for one host. */
+export class HarborIngress extends Construct {
+  public readonly ingress: kplus.Ingress;
+  /** The Secret that holds the served certificate. */
+  public readonly tlsSecretName: string;
+  public readonly certificate?: certmanager.Certificate;
+
+  public constructor(scope: Construct, id: string, props: HarborIngressProps) {
+    super(scope, id);
+
+    const labels = componentLabels(props.instance, 'ingress', props.version);
+    const name = props.instance;
+
+    if (props.tls.issuer) {
+      this.tlsSecretName = `${props.instance}-tls`;
+      this.certificate = new certmanager.Certificate(this, 'Certificate', {
+        metadata: { name: `${props.instance}-tls`, labels },
+        spec: certificateSpec(props, this.tlsSecretName, props.tls.issuer),
+      });
+    } else {
+      this.tlsSecretName = props.tls.secretName!;
+    }
+
+    this.ingress = new kplus.Ingress(this, 'Resource', {
+      metadata: { name, labels, annotations: { ...INGRESS_NGINX_ANNOTATIONS } },
+      className: props.className ?? 'nginx',
+      tls: [{
+        hosts: [props.host],
+        secret: kplus.Secret.fromSecretName(this, 'TlsSecret', this.tlsSecretName),
+      }],
+    });
+    const core = kplus.IngressBackend.fromService(props.coreService, { port: 80 });
+    for (const path of CORE_PATHS) {
+      this.ingress.addHostRule(props.host, path, core, kplus.HttpIngressPathType.PREFIX);
+    }
+    this.ingress.addHostRule(props.host, '/',
+      kplus.IngressBackend.fromService(props.portalService, { port: 80 }),
+      kplus.HttpIngressPathType.PREFIX);
+  }
+}
+
+function certificateSpec(
+  props: HarborIngressProps,
+  secretName: string,
+  issuer: IssuerRef,
+): certmanager.CertificateSpec {
+  const duration = props.tls.certificate.duration ?? '2160h';
+  const renewBefore = props.tls.certificate.renewBefore ?? '720h';
+  const hours = parseHours(duration, 'tls.duration');
+  const renewHours = parseHours(renewBefore, 'tls.renewBefore');
+  if (renewHours >= hours) {
+    throw new Error(`tls.renewBefore: ${renewBefore} is not shorter than tls.duration ${duration};`
+      + ' cert-manager would renew the certificate as soon as it is issued');
+  }
+  return {
+    secretName,
+    // Go ignores the common name when checking a host; the SAN is what counts
+    dnsNames: [props.host],
+    ...(props.host.length <= 64 ? { commonName: props.host } : {}),
+    duration,
+    renewBefore,
+    privateKey: {
+      algorithm: certmanager.CertificateSpecPrivateKeyAlgorithm.ECDSA,
+      size: 256,
+      rotationPolicy: certmanager.CertificateSpecPrivateKeyRotationPolicy.ALWAYS,
+    },
+    usages: [
+      certmanager.CertificateSpecUsages.DIGITAL_SIGNATURE,
+      certmanager.CertificateSpecUsages.SERVER_AUTH,
+    ],
+    issuerRef: toIssuerRef(issuer),
+  };
+}

@@ -1,0 +1,139 @@
+import { Duration } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+import { stringify } from 'yaml';
+import {
+  HarborComponentProps, LogLevel, REDIS_PASSWORD_ENV, RedisDatabase, caBundleMount, noProxy,
+  redisUrl, secretEnv,
+} from './common';
+import { HARBOR_UID, REGISTRY_USER } from './core';
+import { ComponentResources, resourcesOf } from './resources';
+import { componentLabels, selectorLabels } from '../private/labels';
+import {
+  containerSecurity, httpProbe, podSecurity, restrictPod, selectByLabels,
+} from '../private/workload';
+
+export interface HarborJobserviceProps extends HarborComponentProps {
+  /** @default 1 */
+  readonly replicas?: number;
+
+  /**
+   * Concurrent jobs per replica (replication, scans, garbage collection).
+   * @default 10
+   */
+  readonly workers?: number;
+
+  /** @default - the requests of a small installation */
+  readonly resources?: ComponentResources;
+}
+
+export const JOBSERVICE_PORT = 8080;
+
+/**
+ * Harbor's job runner. Its job logs go to the database and stdout rather than to files, so it
+ * keeps no volume and scales without shared storage.
+ */
+export class HarborJobservice extends Construct {
+  public readonly deployment: kplus.Deployment;
+  public readonly service: kplus.Service;
+  public readonly config: kplus.ConfigMap;
+
+  public constructor(scope: Construct, id: string, props: HarborJobserviceProps) {
+    super(scope, id);
+
+    const workers = props.workers ?? 10;
+    if (!Number.isInteger(workers) || workers < 1) {
+      throw new Error(`jobservice.workers: ${workers} is not a positive whole number`);
+    }
+
+    const name = `${props.instance}-jobservice`;
+    const labels = componentLabels(props.instance, 'jobservice', props.images.version);
+    const endpoints = props.endpoints;
+    const logLevel = props.logLevel ?? LogLevel.INFO;
+    const level = logLevel.toUpperCase();
+    const queueUrl = redisUrl(endpoints.redis, RedisDatabase.JOBSERVICE);
+
+    this.config = new kplus.ConfigMap(this, 'Config', {
+      metadata: { name, labels },
+      data: {
+        'config.yml': stringify({
+          protocol: 'http',
+          port: JOBSERVICE_PORT,
+          worker_pool: {
+            workers,
+            backend: 'redis',
+            redis_pool: {
+              // the real URL, with its password, comes from JOB_SERVICE_POOL_REDIS_URL
+              redis_url: redisUrl({ ...endpoints.redis, password: undefined },
+                RedisDatabase.JOBSERVICE),
+              namespace: 'harbor_job_service_namespace',
+              idle_timeout_second: 3600,
+            },
+          },
+          job_loggers: [
+            { name: 'DB', level, sweeper: { duration: 14, settings: {} } },
+            { name: 'STD_OUTPUT', level },
+          ],
+          loggers: [{ name: 'STD_OUTPUT', level }],
+          metric: { enabled: false, path: '/metrics', port: 8001 },
+          reaper: { max_update_hours: 24, max_dangling_hours: 168 },
+        }),
+      },
+    });
+    const secrets = props.secrets;
+
+    this.deployment = new kplus.Deployment(this, 'Resource', {
+      metadata: { name, labels },
+      replicas: props.replicas ?? 1,
+      select: false,
+      podMetadata: { labels },
+      securityContext: podSecurity(HARBOR_UID, HARBOR_UID),
+      terminationGracePeriod: Duration.seconds(120),
+      containers: [{
+        name: 'jobservice',
+        image: props.images.jobservice,
+        imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+        ports: [{ number: JOBSERVICE_PORT, name: 'http' }],
+        securityContext: containerSecurity(HARBOR_UID, HARBOR_UID),
+        resources: resourcesOf(props.resources ?? { cpu: '100m', memory: '256Mi', memoryLimit: '1Gi' }),
+        envVariables: {
+          CORE_URL: kplus.EnvValue.fromValue(`http://${endpoints.coreService}:80`),
+          TOKEN_SERVICE_URL: kplus.EnvValue.fromValue(
+            `http://${endpoints.coreService}:80/service/token`),
+          REGISTRY_URL: kplus.EnvValue.fromValue(`http://${endpoints.registryService}:5000`),
+          REGISTRY_CONTROLLER_URL: kplus.EnvValue.fromValue(
+            `http://${endpoints.registryService}:8080`),
+          REGISTRY_CREDENTIAL_USERNAME: kplus.EnvValue.fromValue(REGISTRY_USER),
+          REGISTRY_HTTP_CLIENT_TIMEOUT: kplus.EnvValue.fromValue('30'),
+          JOBSERVICE_WEBHOOK_JOB_MAX_RETRY: kplus.EnvValue.fromValue('3'),
+          JOBSERVICE_WEBHOOK_JOB_HTTP_CLIENT_TIMEOUT: kplus.EnvValue.fromValue('3'),
+          LOG_LEVEL: kplus.EnvValue.fromValue(logLevel),
+          NO_PROXY: kplus.EnvValue.fromValue(noProxy(endpoints)),
+          CORE_SECRET: secretEnv(this, secrets.coreSecret),
+          JOBSERVICE_SECRET: secretEnv(this, secrets.jobserviceSecret),
+          REGISTRY_CREDENTIAL_PASSWORD: secretEnv(this, secrets.registryPassword),
+          ...(endpoints.redis.password
+            ? { [REDIS_PASSWORD_ENV]: secretEnv(this, endpoints.redis.password) } : {}),
+          JOB_SERVICE_POOL_REDIS_URL: kplus.EnvValue.fromValue(queueUrl),
+        },
+        volumeMounts: [
+          { volume: kplus.Volume.fromConfigMap(this, 'ConfigVolume', this.config, { name: 'config' }),
+            path: '/etc/jobservice/config.yml', subPath: 'config.yml', readOnly: true },
+          ...caBundleMount(this, props.caBundle),
+        ],
+        // jobservice exits until core answers; the startup probe leaves it ten minutes for that
+        startup: httpProbe('/api/v1/stats', JOBSERVICE_PORT, { period: 10, failureThreshold: 60 }),
+        liveness: httpProbe('/api/v1/stats', JOBSERVICE_PORT, { period: 10 }),
+        readiness: httpProbe('/api/v1/stats', JOBSERVICE_PORT, { period: 10 }),
+      }],
+    });
+    selectByLabels(this.deployment, selectorLabels(props.instance, 'jobservice'));
+    restrictPod(this.deployment);
+
+    this.service = new kplus.Service(this, 'Service', {
+      metadata: { name: endpoints.jobserviceService, labels },
+      ports: [{ name: 'http-jobservice', port: 80, targetPort: JOBSERVICE_PORT }],
+    });
+    selectByLabels(this.service, selectorLabels(props.instance, 'jobservice'));
+  }
+}

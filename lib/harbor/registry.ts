@@ -1,0 +1,195 @@
+import { Duration } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+import { stringify } from 'yaml';
+import {
+  HarborComponentProps, LogLevel, RedisDatabase, caBundleMount, secretEnv, secretFileVolume,
+} from './common';
+import { HARBOR_UID } from './core';
+import { PersistenceProps, dataClaim, isShared } from './persistence';
+import { ComponentResources, resourcesOf } from './resources';
+import { componentLabels, selectorLabels } from '../private/labels';
+import {
+  containerSecurity, httpProbe, podSecurity, restrictPod, selectByLabels,
+} from '../private/workload';
+
+export interface HarborRegistryProps extends HarborComponentProps {
+  /** Where image layers and manifests are stored. */
+  readonly storage: PersistenceProps;
+
+  /**
+   * More than one replica needs a ReadWriteMany volume.
+   * @default 1
+   */
+  readonly replicas?: number;
+
+  /** @default - the requests of a small installation */
+  readonly resources?: ComponentResources;
+}
+
+export const REGISTRY_PORT = 5000;
+export const REGISTRYCTL_PORT = 8080;
+
+/**
+ * The image store (distribution) and registryctl, which runs garbage collection on the same
+ * files: one pod, two containers, one volume, one configuration.
+ */
+export class HarborRegistry extends Construct {
+  public readonly deployment: kplus.Deployment;
+  public readonly service: kplus.Service;
+  public readonly claim: kplus.PersistentVolumeClaim;
+  public readonly config: kplus.ConfigMap;
+
+  public constructor(scope: Construct, id: string, props: HarborRegistryProps) {
+    super(scope, id);
+
+    const replicas = props.replicas ?? 1;
+    if (replicas > 1 && !isShared(props.storage)) {
+      throw new Error(`registry.replicas: ${replicas} replicas share one volume, which needs`
+        + ' registry.storage.accessMode ReadWriteMany; use 1 replica or a ReadWriteMany class');
+    }
+
+    const name = `${props.instance}-registry`;
+    const labels = componentLabels(props.instance, 'registry', props.images.version);
+    const logLevel = props.logLevel ?? LogLevel.INFO;
+    const redis = props.endpoints.redis;
+    const secrets = props.secrets;
+
+    this.config = new kplus.ConfigMap(this, 'Config', {
+      metadata: { name, labels },
+      data: {
+        'config.yml': registryConfig(props, logLevel),
+        'ctl-config.yml': stringify({
+          protocol: 'http',
+          port: REGISTRYCTL_PORT,
+          log_level: logLevel,
+          registry_config: '/etc/registry/config.yml',
+        }),
+      },
+    });
+    this.claim = dataClaim(this, name, labels, props.storage, 'registry.storage');
+
+    const storage = kplus.Volume.fromPersistentVolumeClaim(this, 'Storage', this.claim,
+      { name: 'registry-data' });
+    const config = kplus.Volume.fromConfigMap(this, 'ConfigVolume', this.config,
+      { name: 'registry-config' });
+    const shared: kplus.VolumeMount[] = [
+      { volume: storage, path: '/storage' },
+      { volume: config, path: '/etc/registry/config.yml', subPath: 'config.yml', readOnly: true },
+      ...caBundleMount(this, props.caBundle),
+    ];
+    const redisPassword: Record<string, kplus.EnvValue> = redis.password
+      ? { REGISTRY_REDIS_PASSWORD: secretEnv(this, redis.password) } : {};
+
+    this.deployment = new kplus.Deployment(this, 'Resource', {
+      metadata: { name, labels },
+      replicas,
+      // a ReadWriteOnce volume cannot attach to the new pod while the old one holds it
+      strategy: isShared(props.storage)
+        ? kplus.DeploymentStrategy.rollingUpdate()
+        : kplus.DeploymentStrategy.recreate(),
+      select: false,
+      podMetadata: { labels },
+      securityContext: podSecurity(HARBOR_UID, HARBOR_UID),
+      terminationGracePeriod: Duration.seconds(120),
+      containers: [
+        {
+          name: 'registry',
+          image: props.images.registry,
+          imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+          ports: [{ number: REGISTRY_PORT, name: 'http-registry' }],
+          securityContext: containerSecurity(HARBOR_UID, HARBOR_UID),
+          resources: resourcesOf(props.resources ?? REGISTRY_RESOURCES),
+          envVariables: {
+            REGISTRY_HTTP_SECRET: secretEnv(this, secrets.registryHttpSecret),
+            ...redisPassword,
+          },
+          volumeMounts: [
+            ...shared,
+            { volume: secretFileVolume(this, 'htpasswd', secrets.registryHtpasswd, 'passwd'),
+              path: '/etc/registry/passwd', subPath: 'passwd', readOnly: true },
+          ],
+          startup: httpProbe('/', REGISTRY_PORT, { period: 5, failureThreshold: 60 }),
+          liveness: httpProbe('/', REGISTRY_PORT, { period: 10 }),
+          readiness: httpProbe('/', REGISTRY_PORT, { period: 10 }),
+        },
+        {
+          name: 'registryctl',
+          image: props.images.registryctl,
+          imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+          ports: [{ number: REGISTRYCTL_PORT, name: 'http-controller' }],
+          securityContext: containerSecurity(HARBOR_UID, HARBOR_UID),
+          resources: resourcesOf({ cpu: '50m', memory: '64Mi', memoryLimit: '512Mi' }),
+          envVariables: {
+            CORE_SECRET: secretEnv(this, secrets.coreSecret),
+            JOBSERVICE_SECRET: secretEnv(this, secrets.jobserviceSecret),
+            REGISTRY_HTTP_SECRET: secretEnv(this, secrets.registryHttpSecret),
+            ...redisPassword,
+          },
+          volumeMounts: [
+            ...shared,
+            { volume: config, path: '/etc/registryctl/config.yml', subPath: 'ctl-config.yml',
+              readOnly: true },
+          ],
+          startup: httpProbe('/api/health', REGISTRYCTL_PORT, { period: 5, failureThreshold: 60 }),
+          liveness: httpProbe('/api/health', REGISTRYCTL_PORT, { period: 10 }),
+          readiness: httpProbe('/api/health', REGISTRYCTL_PORT, { period: 10 }),
+        },
+      ],
+    });
+    selectByLabels(this.deployment, selectorLabels(props.instance, 'registry'));
+    restrictPod(this.deployment);
+
+    this.service = new kplus.Service(this, 'Service', {
+      metadata: { name: props.endpoints.registryService, labels },
+      ports: [
+        { name: 'http-registry', port: REGISTRY_PORT, targetPort: REGISTRY_PORT },
+        { name: 'http-controller', port: REGISTRYCTL_PORT, targetPort: REGISTRYCTL_PORT },
+      ],
+    });
+    selectByLabels(this.service, selectorLabels(props.instance, 'registry'));
+  }
+}
+
+/**
+ * distribution's config.yml. The HTTP secret and the Redis password come from env
+ * (REGISTRY_HTTP_SECRET, REGISTRY_REDIS_PASSWORD), which distribution lets override the file.
+ */
+export function registryConfig(props: HarborRegistryProps, logLevel: LogLevel): string {
+  const redis = props.endpoints.redis;
+  return stringify({
+    version: 0.1,
+    log: { level: logLevel, fields: { service: 'registry' } },
+    storage: {
+      filesystem: { rootdirectory: '/storage' },
+      cache: { layerinfo: 'redis' },
+      maintenance: {
+        uploadpurging: { enabled: true, age: '168h', interval: '24h', dryrun: false },
+      },
+      delete: { enabled: true },
+      redirect: { disable: false },
+    },
+    redis: {
+      addr: `${redis.host}:${redis.port}`,
+      db: RedisDatabase.REGISTRY,
+      ...(redis.username ? { username: redis.username } : {}),
+      ...(redis.tls ? { enableTLS: true } : {}),
+      readtimeout: '10s',
+      writetimeout: '10s',
+      dialtimeout: '10s',
+      pool: { maxidle: 100, maxactive: 500, idletimeout: '60s' },
+    },
+    http: {
+      addr: `:${REGISTRY_PORT}`,
+      relativeurls: false,
+      debug: { addr: 'localhost:5001' },
+    },
+    auth: {
+      htpasswd: { realm: 'harbor-registry-basic-realm', path: '/etc/registry/passwd' },
+    },
+    validation: { disabled: true },
+    compatibility: { schema1: { enabled: true } },
+  });
+}
+
+const REGISTRY_RESOURCES: ComponentResources = { cpu: '100m', memory: '256Mi', memoryLimit: '2Gi' };

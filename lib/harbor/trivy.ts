@@ -1,0 +1,127 @@
+import * as kplus from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+import {
+  HarborComponentProps, LogLevel, REDIS_PASSWORD_ENV, RedisDatabase, caBundleMount, noProxy,
+  redisUrl, secretEnv,
+} from './common';
+import { HARBOR_UID } from './core';
+import { PersistenceProps, dataClaim } from './persistence';
+import { ComponentResources, resourcesOf } from './resources';
+import { componentLabels, selectorLabels } from '../private/labels';
+import {
+  containerSecurity, dropAddressSelector, httpProbe, podSecurity, restrictPod, selectByLabels,
+} from '../private/workload';
+
+/** Vulnerability severities Trivy reports. */
+export enum TrivySeverity {
+  UNKNOWN = 'UNKNOWN',
+  LOW = 'LOW',
+  MEDIUM = 'MEDIUM',
+  HIGH = 'HIGH',
+  CRITICAL = 'CRITICAL',
+}
+
+export interface TrivyOptions {
+  /** The vulnerability database cache; re-downloadable, so a block class is enough. */
+  readonly storage: PersistenceProps;
+
+  /**
+   * Report only vulnerabilities that have a fix.
+   * @default false
+   */
+  readonly ignoreUnfixed?: boolean;
+
+  /** @default - every severity */
+  readonly severities?: TrivySeverity[];
+
+  /**
+   * Allow the cache on an NFS class. It needs no sharing and NFS only slows it down.
+   * @default false
+   */
+  readonly allowNfs?: boolean;
+
+  /** @default - the requests and limits Harbor's chart uses */
+  readonly resources?: ComponentResources;
+}
+
+export interface HarborTrivyProps extends HarborComponentProps, TrivyOptions {}
+
+export const TRIVY_PORT = 8080;
+
+/**
+ * The Trivy scanner adapter. Core registers it as the default scanner at start, so every
+ * project can scan on push without further setup.
+ */
+export class HarborTrivy extends Construct {
+  public readonly statefulSet: kplus.StatefulSet;
+  public readonly service: kplus.Service;
+  public readonly claim: kplus.PersistentVolumeClaim;
+
+  public constructor(scope: Construct, id: string, props: HarborTrivyProps) {
+    super(scope, id);
+
+    const endpoints = props.endpoints;
+    if (!endpoints.trivyService) {
+      throw new Error('trivy: endpoints.trivyService is not set; Harbor core would not register'
+        + ' the scanner');
+    }
+
+    const name = `${props.instance}-trivy`;
+    const labels = componentLabels(props.instance, 'trivy', props.images.version);
+    const queue = redisUrl(endpoints.redis, RedisDatabase.TRIVY, '?idle_timeout_seconds=30');
+    const severities = props.severities ?? Object.values(TrivySeverity);
+
+    this.claim = dataClaim(this, name, labels, props.storage, 'trivy.storage');
+    this.service = new kplus.Service(this, 'Service', {
+      metadata: { name: endpoints.trivyService, labels },
+      ports: [{ name: 'http-trivy', port: TRIVY_PORT, targetPort: TRIVY_PORT }],
+    });
+    selectByLabels(this.service, selectorLabels(props.instance, 'trivy'));
+
+    this.statefulSet = new kplus.StatefulSet(this, 'Resource', {
+      metadata: { name, labels },
+      service: this.service,
+      replicas: 1,
+      select: false,
+      podMetadata: { labels },
+      securityContext: podSecurity(HARBOR_UID, HARBOR_UID),
+      containers: [{
+        name: 'trivy',
+        image: props.images.trivyAdapter,
+        imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+        ports: [{ number: TRIVY_PORT, name: 'api-server' }],
+        securityContext: containerSecurity(HARBOR_UID, HARBOR_UID),
+        resources: resourcesOf(props.resources ?? { cpu: '200m', memory: '512Mi', memoryLimit: '1Gi' }),
+        envVariables: {
+          SCANNER_LOG_LEVEL: kplus.EnvValue.fromValue(props.logLevel ?? LogLevel.INFO),
+          SCANNER_API_SERVER_ADDR: kplus.EnvValue.fromValue(`:${TRIVY_PORT}`),
+          SCANNER_TRIVY_CACHE_DIR: kplus.EnvValue.fromValue('/home/scanner/.cache/trivy'),
+          SCANNER_TRIVY_REPORTS_DIR: kplus.EnvValue.fromValue('/home/scanner/.cache/reports'),
+          SCANNER_TRIVY_VULN_TYPE: kplus.EnvValue.fromValue('os,library'),
+          SCANNER_TRIVY_SEVERITY: kplus.EnvValue.fromValue(severities.join(',')),
+          SCANNER_TRIVY_IGNORE_UNFIXED: kplus.EnvValue.fromValue(String(props.ignoreUnfixed ?? false)),
+          SCANNER_TRIVY_SECURITY_CHECKS: kplus.EnvValue.fromValue('vuln'),
+          SCANNER_TRIVY_TIMEOUT: kplus.EnvValue.fromValue('5m0s'),
+          SCANNER_TRIVY_INSECURE: kplus.EnvValue.fromValue('false'),
+          NO_PROXY: kplus.EnvValue.fromValue(noProxy(endpoints)),
+          ...(endpoints.redis.password
+            ? { [REDIS_PASSWORD_ENV]: secretEnv(this, endpoints.redis.password) } : {}),
+          SCANNER_REDIS_URL: kplus.EnvValue.fromValue(queue),
+          SCANNER_STORE_REDIS_URL: kplus.EnvValue.fromValue(queue),
+          SCANNER_JOB_QUEUE_REDIS_URL: kplus.EnvValue.fromValue(queue),
+        },
+        volumeMounts: [
+          { volume: kplus.Volume.fromPersistentVolumeClaim(this, 'Cache', this.claim, { name: 'data' }),
+            path: '/home/scanner/.cache' },
+          ...caBundleMount(this, props.caBundle),
+        ],
+        startup: httpProbe('/probe/healthy', TRIVY_PORT, { period: 5, failureThreshold: 60 }),
+        liveness: httpProbe('/probe/healthy', TRIVY_PORT, { period: 10, failureThreshold: 10 }),
+        readiness: httpProbe('/probe/ready', TRIVY_PORT, { period: 10 }),
+      }],
+    });
+    selectByLabels(this.statefulSet, selectorLabels(props.instance, 'trivy'));
+    restrictPod(this.statefulSet);
+    dropAddressSelector(this.service);
+  }
+}

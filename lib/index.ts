@@ -1,0 +1,17 @@
+export * from './harbor/common';
+export * from './harbor/core';
+export * from './harbor/database';
+export * from './harbor/harbor';
+export * from './harbor/images';
+export * from './harbor/ingress';
+export * from './harbor/jobservice';
+export * from './harbor/persistence';
+export * from './harbor/portal';
+export * from './harbor/redis';
+export * from './harbor/registry';
+export * from './harbor/resources';
+export * from './harbor/secrets';
+export * from './harbor/trivy';
+export * from './pki/issuer-ref';
+export * from './pki/self-signed-ca';
+export { ConfigurationError } from './private/validation';

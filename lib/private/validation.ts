@@ -1,0 +1,38 @@
+/**
+ * Collects every problem of one input before throwing, so that a user fixes them in one pass.
+ * Each message names the field, the value received and what to do.
+ */
+export class Problems {
+  private readonly messages: string[] = [];
+
+  public add(field: string, message: string): void {
+    this.messages.push(`${field}: ${message}`);
+  }
+
+  public check(condition: boolean, field: string, message: string): void {
+    if (!condition) this.add(field, message);
+  }
+
+  public get count(): number {
+    return this.messages.length;
+  }
+
+  /** Throws a `ConfigurationError` listing every collected problem, if there is any. */
+  public throwIfAny(subject: string): void {
+    if (this.messages.length > 0) throw new ConfigurationError(subject, this.messages);
+  }
+}
+
+/** An input that contradicts itself or Harbor's rules. */
+export class ConfigurationError extends Error {
+  public constructor(subject: string, public readonly problems: readonly string[]) {
+    super(`invalid ${subject}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigurationError';
+  }
+}
+
+/** A JSON-ish rendering of a received value for error messages. */
+export function show(value: unknown): string {
+  if (value === undefined) return '(not set)';
+  return JSON.stringify(value);
+}
