@@ -10,6 +10,8 @@ const USAGE = `usage: npm run synth -- [--config FILE] [--out DIR]
                      (default: $HARBOR_CONFIG, else the built-in profile alone)
   --out, -o DIR      where the YAML goes (default: $CDK8S_OUTDIR, else dist)`;
 
+let outdir = 'dist';
+
 function main(): void {
   const { values } = parseArgs({
     options: {
@@ -25,7 +27,7 @@ function main(): void {
   }
 
   const configFile = values.config ?? (process.env.HARBOR_CONFIG || undefined);
-  const outdir = path.resolve(values.out ?? process.env.CDK8S_OUTDIR ?? 'dist');
+  outdir = path.resolve(values.out ?? process.env.CDK8S_OUTDIR ?? 'dist');
   const config = loadConfig(configFile);
 
   // synthesize beside the output and swap only on success, so a failure leaves it untouched
@@ -57,6 +59,6 @@ try {
   main();
 } catch (err) {
   console.error(`synth failed: ${(err as Error).message}`);
-  console.error('dist/ was left as it was.');
+  console.error(`${path.relative(process.cwd(), outdir) || '.'}/ was left as it was.`);
   process.exitCode = 1;
 }

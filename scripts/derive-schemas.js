@@ -125,10 +125,10 @@ function writeBundle(file, header, sections) {
     })
     .join(',\n');
   const text = `{${head}${body}}\n`;
-  JSON.parse(text);
+  JSON.parse(text); // the text is assembled by hand, so prove it is still JSON
   fs.writeFileSync(path.join(outDir, file), text);
   const entries = Object.values(sections).map((e) => Object.keys(e).length);
-  return { file, bytes: Buffer.byteLength(text), entries: entries.join(' + ') };
+  return { bytes: Buffer.byteLength(text), entries: entries.join(' + ') };
 }
 
 function gvkKey(gvk) {
@@ -168,8 +168,7 @@ function deriveK8s(version) {
     generatedBy: 'scripts/derive-schemas.js',
     source: { file: rel.split(path.sep).join('/'), sha256: sha256(text) },
   };
-  const result = writeBundle(`k8s-v${version}.json`, header, { definitions: kept });
-  return { ...result, missing };
+  return { file: `k8s-v${version}.json`, header, sections: { definitions: kept }, missing };
 }
 
 function structuralChildren(schema) {
@@ -201,10 +200,9 @@ function shareRepeatedSubschemas(kinds) {
       count(parent[key]);
     }
   };
-  // the root's metadata is special-cased by the validator, so it is never shared
-  const rootChildren = (schema) =>
-    structuralChildren(schema).filter(([name, parent]) => !(parent === schema.properties &&
-      name === 'metadata'));
+  // the validator replaces the root's metadata, so it must stay in place
+  const rootChildren = (schema) => structuralChildren(schema)
+    .filter(([name, parent]) => parent !== schema.properties || name !== 'metadata');
   for (const key of keys) count(kinds[key].schema);
 
   const definitions = {};
@@ -213,17 +211,18 @@ function shareRepeatedSubschemas(kinds) {
     for (const [name, parent, key] of children) {
       const child = parent[key];
       const text = canonical(child);
-      const path = `${where}.${name}`;
+      const at = `${where}.${name}`;
       if (text.length >= MIN_SHARED_CHARS && counts.get(text) > 1) {
         if (!names.has(text)) {
-          const id = path.replace(/[^A-Za-z0-9._-]/g, '_');
+          // named after the first place it occurs, which is stable because keys are sorted
+          const id = at.replace(/[^A-Za-z0-9._-]/g, '_');
           if (id in definitions) throw new Error(`shared definition ${id} named twice`);
           names.set(text, id);
           definitions[id] = share(JSON.parse(text), id);
         }
         parent[key] = { $ref: `${REF_PREFIX}${names.get(text)}` };
       } else {
-        share(child, path);
+        share(child, at);
       }
     }
     return schema;
@@ -291,7 +290,9 @@ function deriveCrds() {
       for (const version of versions) {
         if (!version.served) continue;
         const schema = version.schema?.openAPIV3Schema;
-        if (!schema) throw new Error(`${file}: ${crd.metadata.name} ${version.name} has no schema`);
+        if (!schema) {
+          throw new Error(`${file}: ${crd.metadata.name} ${version.name} has no schema`);
+        }
         const key = `${group}/${version.name}/${names.kind}`;
         if (key in kinds) throw new Error(`${key} is defined twice (${file})`);
         kinds[key] = {
@@ -307,18 +308,19 @@ function deriveCrds() {
   }
   const definitions = shareRepeatedSubschemas(kinds);
   const header = { generatedBy: 'scripts/derive-schemas.js', sources };
-  return writeBundle('crds.json', header, { definitions, kinds });
+  return { file: 'crds.json', header, sections: { definitions, kinds } };
 }
 
 function main() {
   if (!fs.existsSync(path.join(shared, 'schemas', 'k8s'))) {
-    throw new Error(`no schemas at ${shared}/schemas/k8s: set HARBOR_SHARED_DIR to the shared folder`);
+    throw new Error(
+      `no schemas at ${shared}/schemas/k8s: set HARBOR_SHARED_DIR to the shared folder`,
+    );
   }
-  fs.mkdirSync(outDir, { recursive: true });
 
-  const results = K8S_VERSIONS.map(deriveK8s);
+  const bundles = K8S_VERSIONS.map(deriveK8s);
   KINDS.forEach((kind) => {
-    const lacking = K8S_VERSIONS.filter((_, i) => results[i].missing.includes(kind));
+    const lacking = K8S_VERSIONS.filter((_, i) => bundles[i].missing.includes(kind));
     if (lacking.length === K8S_VERSIONS.length) {
       throw new Error(`${kind} exists in no Kubernetes version: check the KINDS list`);
     }
@@ -327,9 +329,12 @@ function main() {
       console.warn(`warning: ${kind} does not exist in Kubernetes ${lacking.join(', ')}`);
     }
   });
-  results.push(deriveCrds());
-  for (const r of results) {
-    console.log(`test/schemas/${r.file}: ${r.entries} entries, ${r.bytes} bytes`);
+  bundles.push(deriveCrds());
+
+  fs.mkdirSync(outDir, { recursive: true });
+  for (const { file, header, sections } of bundles) {
+    const { bytes, entries } = writeBundle(file, header, sections);
+    console.log(`test/schemas/${file}: ${entries} entries, ${bytes} bytes`);
   }
 }
 

@@ -179,9 +179,20 @@ function describe(issue: z.core.$ZodIssue, input: unknown): string {
     case 'invalid_value':
       return `${field}: ${show(valueAt(input, issue.path))} is not allowed; use one of`
         + ` ${issue.values.map((v) => show(v)).join(', ')}`;
+    case 'invalid_type': {
+      const value = valueAt(input, issue.path);
+      const received = value === undefined ? 'missing' : `${show(value)} is a ${kindOf(value)}`;
+      return `${field}: ${received}; expected a ${issue.expected}`;
+    }
     default:
       return `${field}: ${show(valueAt(input, issue.path))} ${lowerFirst(issue.message)}`;
   }
+}
+
+function kindOf(value: unknown): string {
+  if (Array.isArray(value)) return 'list';
+  if (value === null) return 'null';
+  return typeof value === 'object' ? 'mapping' : typeof value;
 }
 
 function lowerFirst(message: string): string {

@@ -42,6 +42,7 @@ interface Bundles {
   crdAjv: Ajv;
   crds: Record<string, CrdEntry>;
 }
+
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const INT32 = 2 ** 31;
@@ -141,8 +142,8 @@ function newAjv(): Ajv {
     allErrors: true,
     // x-kubernetes-* keywords and the bundle headers are not JSON Schema
     strict: false,
-    // CRD schemas rely on the API server's structural defaulting before validation; without
-    // it, e.g. Gateway addresses with a defaulted `type` match both arms of their oneOf
+    // CRD schemas rely on the API server's defaulting: e.g. a Gateway address without its
+    // defaulted `type` matches both arms of a oneOf
     useDefaults: true,
     verbose: true,
   });
@@ -160,7 +161,8 @@ function readJson(file: string): any {
 
 function relax(def: Schema, notRequired: string[] | undefined): Schema {
   if (!notRequired || !Array.isArray(def.required)) return def;
-  return { ...def, required: def.required.filter((field: string) => !notRequired.includes(field)) };
+  const required = def.required.filter((field: string) => !notRequired.includes(field));
+  return { ...def, required };
 }
 
 function loadK8s(version: string): K8sBundle {
@@ -284,8 +286,11 @@ function describeAll(errors: ErrorObject[], prefix: string): string[] {
 }
 
 function run(validate: ValidateFunction, data: unknown, prefix = ''): string[] {
-  // defaults are written into the data, which belongs to the caller
-  if (validate(structuredClone(data))) return [];
+  // ajv writes defaults into the data, which belongs to the caller
+  const copy = structuredClone(data);
+  // The API server defaults before it validates; ajv defaults while it validates, after
+  // anyOf/oneOf have already looked. A failure is therefore judged again on the defaulted copy.
+  if (validate(copy) || validate(copy)) return [];
   return describeAll(validate.errors ?? [], prefix);
 }
 
@@ -293,7 +298,8 @@ function objectLabel(obj: Schema, index: number): string {
   const kind = typeof obj.kind === 'string' ? obj.kind : '<no kind>';
   const meta = isObject(obj.metadata) ? obj.metadata : {};
   const name = typeof meta.name === 'string' ? meta.name : `<unnamed #${index}>`;
-  return typeof meta.namespace === 'string' ? `${kind} ${meta.namespace}/${name}` : `${kind} ${name}`;
+  const namespace = typeof meta.namespace === 'string' ? `${meta.namespace}/` : '';
+  return `${kind} ${namespace}${name}`;
 }
 
 function validateObject(b: Bundles, obj: unknown, index: number): string[] {
@@ -328,11 +334,10 @@ function validateObject(b: Bundles, obj: unknown, index: number): string[] {
   }
   for (const k8s of b.k8s) {
     const definition = k8s.kinds.get(gvk);
-    if (definition) {
-      add(k8s.label, run(validator(k8s.ajv, k8s.id, definition), obj));
-    } else {
-      add(k8s.label, [`${obj.apiVersion} ${obj.kind} does not exist in Kubernetes ${k8s.version}`]);
-    }
+    const messages = definition
+      ? run(validator(k8s.ajv, k8s.id, definition), obj)
+      : [`${obj.apiVersion} ${obj.kind} does not exist in Kubernetes ${k8s.version}`];
+    add(k8s.label, messages);
   }
   return errors;
 }

@@ -1,0 +1,51 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { loadConfig } from '../lib/app/config';
+import { buildStack } from '../lib/app/stack';
+import { expectValidObjects, loadYamlDir } from './support/schema';
+
+const DIST = path.join(__dirname, '..', 'dist');
+
+function readTree(dir: string): Record<string, string> {
+  return Object.fromEntries(fs.readdirSync(dir).sort()
+    .map((file) => [file, fs.readFileSync(path.join(dir, file), 'utf-8')]));
+}
+
+describe('dist/', () => {
+  test('equals a fresh synth of the built-in profile (run `npm run synth` after a change)', () => {
+    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'harbor-dist-'));
+    try {
+      buildStack(loadConfig(), outdir).app.synth();
+
+      expect(readTree(DIST)).toEqual(readTree(outdir));
+    } finally {
+      fs.rmSync(outdir, { recursive: true, force: true });
+    }
+  });
+
+  test('passes strict schema validation for Kubernetes 1.27 and 1.36 and the CRDs', () => {
+    const objects = loadYamlDir(DIST);
+
+    expect(objects.length).toBeGreaterThan(30);
+    expectValidObjects(objects);
+  });
+
+  test('carries no Secret with values and no private key', () => {
+    const text = Object.values(readTree(DIST)).join('\n');
+
+    expect(text).not.toMatch(/-----BEGIN [A-Z ]*PRIVATE KEY-----/);
+    expect(loadYamlDir(DIST).filter((o) => o.kind === 'Secret')).toEqual([]);
+  });
+
+  test('holds the whole Harbor stack', () => {
+    const kinds = loadYamlDir(DIST).map((o) => `${o.kind}/${o.metadata.name}`);
+
+    expect(kinds).toEqual(expect.arrayContaining([
+      'Namespace/harbor', 'Issuer/harbor-ca', 'Certificate/harbor-tls', 'Ingress/harbor',
+      'Deployment/harbor-core', 'Deployment/harbor-portal', 'Deployment/harbor-registry',
+      'Deployment/harbor-jobservice', 'StatefulSet/harbor-trivy', 'StatefulSet/harbor-database',
+      'StatefulSet/harbor-redis', 'PersistentVolumeClaim/harbor-registry',
+    ]));
+  });
+});

@@ -1,0 +1,102 @@
+import { execFileSync, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+const ROOT = path.join(__dirname, '..');
+const BUNDLE = path.join(ROOT, 'build', 'test-main.js');
+
+function run(args: string[], env: Record<string, string> = {}) {
+  return spawnSync(process.execPath, [BUNDLE, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, HARBOR_CONFIG: '', CDK8S_OUTDIR: '', ...env },
+    encoding: 'utf-8',
+  });
+}
+
+function tree(dir: string): Record<string, string> {
+  return Object.fromEntries(fs.readdirSync(dir).sort()
+    .map((file) => [file, fs.readFileSync(path.join(dir, file), 'utf-8')]));
+}
+
+describe('the synth command', () => {
+  let work: string;
+
+  beforeAll(() => {
+    // the same bundle `npm run synth` runs, under another name so a parallel synth is unharmed
+    execFileSync(path.join(ROOT, 'node_modules', '.bin', 'esbuild'), ['main.ts', '--bundle',
+      '--platform=node', '--target=node20', `--outfile=${BUNDLE}`, '--log-level=warning'], { cwd: ROOT });
+  });
+
+  beforeEach(() => {
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'harbor-main-'));
+  });
+
+  afterEach(() => {
+    fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  test('writes the built-in profile and prints a summary', () => {
+    const out = path.join(work, 'dist');
+
+    const result = run(['--out', out]);
+
+    expect(result.status).toBe(0);
+    expect(Object.keys(tree(out))).toEqual(['0000-namespace.k8s.yaml', '0001-pki.k8s.yaml', '0002-harbor.k8s.yaml']);
+    expect(result.stdout).toMatch(/wrote \d+ objects in 3 files/);
+    expect(result.stdout).toMatch(/Harbor v2\.15\.2 at https:\/\/harbor\.example\.test/);
+    expect(result.stdout).toMatch(/secrets created in the cluster by Job: .*harbor-secret-key/);
+  });
+
+  test('reads the config file from --config or HARBOR_CONFIG', () => {
+    const config = path.join(work, 'config.yaml');
+    fs.writeFileSync(config, 'host: flag.example.test\n');
+
+    const byFlag = run(['--config', config, '--out', path.join(work, 'a')]);
+    const byEnv = run(['--out', path.join(work, 'b')], { HARBOR_CONFIG: config });
+
+    expect(byFlag.stdout).toMatch(/https:\/\/flag\.example\.test/);
+    expect(tree(path.join(work, 'b'))).toEqual(tree(path.join(work, 'a')));
+    expect(byEnv.status).toBe(0);
+  });
+
+  test('leaves the output untouched and exits non-zero on a bad config', () => {
+    const out = path.join(work, 'dist');
+    expect(run(['--out', out]).status).toBe(0);
+    const before = tree(out);
+    const config = path.join(work, 'bad.yaml');
+    fs.writeFileSync(config, 'host: registry.example.test\nlogLevel: loud\n');
+
+    const result = run(['--config', config, '--out', out]);
+
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/logLevel: "loud" is not allowed/);
+    expect(result.stderr).toMatch(/was left as it was/);
+    expect(tree(out)).toEqual(before);
+    expect(fs.readdirSync(work).sort()).toEqual(['bad.yaml', 'dist']);
+  });
+
+  test('replaces stale files of an earlier synth', () => {
+    const out = path.join(work, 'dist');
+    fs.mkdirSync(out);
+    fs.writeFileSync(path.join(out, 'stale.k8s.yaml'), 'kind: Stale\n');
+
+    expect(run(['--out', out]).status).toBe(0);
+
+    expect(fs.existsSync(path.join(out, 'stale.k8s.yaml'))).toBe(false);
+  });
+
+  test('is byte-identical across runs (field failure #49)', () => {
+    run(['--out', path.join(work, 'one')]);
+    run(['--out', path.join(work, 'two')]);
+
+    expect(tree(path.join(work, 'two'))).toEqual(tree(path.join(work, 'one')));
+  });
+
+  test('refuses an unknown flag', () => {
+    const result = run(['--frobnicate']);
+
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/frobnicate/);
+  });
+});
