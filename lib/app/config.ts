@@ -48,13 +48,16 @@ const tls = z.discriminatedUnion('type', [
   }),
 ]);
 
+// the built-in PostgreSQL and Redis take the same settings
+const internal = z.strictObject({
+  type: z.literal('internal'),
+  storage,
+  allowNfs: z.boolean().optional(),
+  resources: resources.optional(),
+});
+
 const database = z.discriminatedUnion('type', [
-  z.strictObject({
-    type: z.literal('internal'),
-    storage,
-    allowNfs: z.boolean().optional(),
-    resources: resources.optional(),
-  }),
+  internal,
   z.strictObject({
     type: z.literal('external'),
     host: z.string().min(1),
@@ -67,12 +70,7 @@ const database = z.discriminatedUnion('type', [
 ]);
 
 const redis = z.discriminatedUnion('type', [
-  z.strictObject({
-    type: z.literal('internal'),
-    storage,
-    allowNfs: z.boolean().optional(),
-    resources: resources.optional(),
-  }),
+  internal,
   z.strictObject({
     type: z.literal('external'),
     host: z.string().min(1),
@@ -99,6 +97,7 @@ export const configSchema = z.strictObject({
   host: z.string(),
   port: port.optional(),
   logLevel: z.enum(['debug', 'info', 'warning', 'error', 'fatal']),
+  ipv6: z.boolean(),
   images: z.strictObject({
     version: z.string().regex(/^v2\.\d+\.\d+$/, 'must be a Harbor 2.x release tag like "v2.15.2"'),
     registry: z.string().min(1),

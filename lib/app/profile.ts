@@ -7,6 +7,7 @@ export const DEFAULT_CONFIG = {
   namespace: 'harbor',
   host: 'harbor.example.test',
   logLevel: 'info',
+  ipv6: false,
   images: { version: 'v2.15.2', registry: 'docker.io' },
   tls: { type: 'selfSigned', duration: '2160h', renewBefore: '720h' },
   ingressClassName: 'nginx',

@@ -93,6 +93,7 @@ export function buildStack(config: HarborConfig, outdir: string): Stack {
     replicas: config.replicas,
     ingressClassName: config.ingressClassName,
     logLevel: config.logLevel as LogLevel,
+    ipv6: config.ipv6,
   });
 
   return { app, harbor, ca };

@@ -6,10 +6,10 @@ import {
   caBundleMount, noProxy, redisUrl, secretEnv, secretFileVolume,
 } from './common';
 import { ComponentResources, resourcesOf } from './resources';
-import { componentLabels, selectorLabels } from '../private/labels';
 import {
-  containerSecurity, httpProbe, podSecurity, restrictPod, selectByLabels,
-} from '../private/workload';
+  Component, componentDeployment, componentService, harborContainer, labelsOf,
+} from '../private/component';
+import { httpProbe } from '../private/workload';
 
 export interface HarborCoreProps extends HarborComponentProps {
   /** @default 1 */
@@ -43,7 +43,10 @@ export class HarborCore extends Construct {
 
     const name = `${props.instance}-core`;
     const endpoints = props.endpoints;
-    const labels = componentLabels(props.instance, 'core', props.images.version);
+    const component: Component = {
+      instance: props.instance, component: 'core', version: props.images.version, uid: HARBOR_UID,
+    };
+    const labels = labelsOf(component);
     const logLevel = props.logLevel ?? LogLevel.INFO;
     const db = endpoints.database;
 
@@ -102,19 +105,13 @@ export class HarborCore extends Construct {
       ...caBundleMount(this, props.caBundle),
     ];
 
-    this.deployment = new kplus.Deployment(this, 'Resource', {
-      metadata: { name, labels },
+    this.deployment = componentDeployment(this, component, name, {
       replicas: props.replicas ?? 1,
-      select: false,
-      podMetadata: { labels },
-      securityContext: podSecurity(HARBOR_UID, HARBOR_UID),
       terminationGracePeriod: Duration.seconds(120),
-      containers: [{
+      containers: [harborContainer(component, {
         name: 'core',
         image: props.images.core,
-        imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
         ports: [{ number: CORE_PORT, name: 'http' }],
-        securityContext: containerSecurity(HARBOR_UID, HARBOR_UID),
         resources: resourcesOf(props.resources ?? CORE_RESOURCES),
         envFrom: [kplus.Env.fromConfigMap(env)],
         envVariables: {
@@ -138,16 +135,10 @@ export class HarborCore extends Construct {
           { initialDelay: 10, period: 10, failureThreshold: 360 }),
         liveness: httpProbe('/api/v2.0/ping', CORE_PORT, { period: 10, failureThreshold: 2 }),
         readiness: httpProbe('/api/v2.0/ping', CORE_PORT, { period: 10, failureThreshold: 2 }),
-      }],
+      })],
     });
-    selectByLabels(this.deployment, selectorLabels(props.instance, 'core'));
-    restrictPod(this.deployment);
-
-    this.service = new kplus.Service(this, 'Service', {
-      metadata: { name: endpoints.coreService, labels },
-      ports: [{ name: 'http-web', port: 80, targetPort: CORE_PORT }],
-    });
-    selectByLabels(this.service, selectorLabels(props.instance, 'core'));
+    this.service = componentService(this, component, endpoints.coreService,
+      [{ name: 'http-web', port: 80, targetPort: CORE_PORT }]);
   }
 }
 

@@ -5,10 +5,10 @@ import { DatabaseConnection, SecretKeyRef } from './common';
 import { HarborImages } from './images';
 import { PersistenceProps, dataClaim } from './persistence';
 import { ComponentResources, resourcesOf } from './resources';
-import { componentLabels, selectorLabels } from '../private/labels';
 import {
-  commandProbe, containerSecurity, dropAddressSelector, podSecurity, restrictPod, selectByLabels,
-} from '../private/workload';
+  Component, componentService, componentStatefulSet, harborContainer, labelsOf,
+} from '../private/component';
+import { commandProbe } from '../private/workload';
 
 /** PostgreSQL's `sslmode` values that Harbor accepts. */
 export enum DatabaseSslMode {
@@ -90,14 +90,14 @@ export class InternalDatabase extends Construct {
     super(scope, id);
 
     const name = `${props.instance}-database`;
-    const labels = componentLabels(props.instance, 'database', props.images.version);
+    const component: Component = {
+      instance: props.instance, component: 'database', version: props.images.version,
+      uid: POSTGRES_UID,
+    };
 
-    this.claim = dataClaim(this, name, labels, props.storage, 'database.storage');
-    this.service = new kplus.Service(this, 'Service', {
-      metadata: { name, labels },
-      ports: [{ name: 'postgres', port: DATABASE_PORT, targetPort: DATABASE_PORT }],
-    });
-    selectByLabels(this.service, selectorLabels(props.instance, 'database'));
+    this.claim = dataClaim(this, name, labelsOf(component), props.storage, 'database.storage');
+    this.service = componentService(this, component, name,
+      [{ name: 'postgres', port: DATABASE_PORT, targetPort: DATABASE_PORT }]);
 
     const data = kplus.Volume.fromPersistentVolumeClaim(this, 'Data', this.claim,
       { name: 'database-data' });
@@ -106,30 +106,20 @@ export class InternalDatabase extends Construct {
       sizeLimit: Size.mebibytes(512),
     });
 
-    this.statefulSet = new kplus.StatefulSet(this, 'Resource', {
-      metadata: { name, labels },
-      service: this.service,
-      replicas: 1,
-      select: false,
-      podMetadata: { labels },
-      securityContext: podSecurity(POSTGRES_UID, POSTGRES_UID),
+    this.statefulSet = componentStatefulSet(this, component, name, this.service, {
       terminationGracePeriod: Duration.seconds(120),
-      initContainers: [{
+      initContainers: [harborContainer(component, {
         // PostgreSQL refuses a data directory that the group or others can read
         name: 'data-permissions',
         image: props.images.database,
-        imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
         command: ['/bin/sh', '-c', `chmod -R 700 ${DATA}/pgdata || true`],
-        securityContext: containerSecurity(POSTGRES_UID, POSTGRES_UID),
         resources: resourcesOf({ cpu: '10m', memory: '32Mi', memoryLimit: '128Mi' }),
         volumeMounts: [{ volume: data, path: DATA }],
-      }],
-      containers: [{
+      })],
+      containers: [harborContainer(component, {
         name: 'database',
         image: props.images.database,
-        imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
         ports: [{ number: DATABASE_PORT, name: 'postgres' }],
-        securityContext: containerSecurity(POSTGRES_UID, POSTGRES_UID),
         resources: resourcesOf(props.resources ?? { cpu: '100m', memory: '256Mi', memoryLimit: '2Gi' }),
         envVariables: {
           PGDATA: kplus.EnvValue.fromValue(`${DATA}/pgdata`),
@@ -146,11 +136,8 @@ export class InternalDatabase extends Construct {
         startup: commandProbe(['/docker-healthcheck.sh'], { period: 10, failureThreshold: 360 }),
         liveness: commandProbe(['/docker-healthcheck.sh'], { period: 10, failureThreshold: 6 }),
         readiness: commandProbe(['/docker-healthcheck.sh'], { period: 10 }),
-      }],
+      })],
     });
-    selectByLabels(this.statefulSet, selectorLabels(props.instance, 'database'));
-    restrictPod(this.statefulSet);
-    dropAddressSelector(this.service);
 
     this.connection = {
       host: this.service.name,

@@ -93,6 +93,12 @@ export interface HarborProps {
 
   /** @default LogLevel.INFO */
   readonly logLevel?: LogLevel;
+
+  /**
+   * Let the portal listen on IPv6 too. Leave it off where nodes have IPv6 disabled.
+   * @default false
+   */
+  readonly ipv6?: boolean;
 }
 
 const DNS_NAME = /^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/;
@@ -189,7 +195,11 @@ export class Harbor extends Construct {
       replicas: replicas.core,
       caDownload: props.caBundle,
     });
-    this.portal = new HarborPortal(this, 'Portal', { ...common, replicas: replicas.portal });
+    this.portal = new HarborPortal(this, 'Portal', {
+      ...common,
+      replicas: replicas.portal,
+      ipv6: props.ipv6,
+    });
     this.registry = new HarborRegistry(this, 'Registry', {
       ...common,
       storage: props.registryStorage,

@@ -8,10 +8,10 @@ import {
 } from './common';
 import { HARBOR_UID, REGISTRY_USER } from './core';
 import { ComponentResources, resourcesOf } from './resources';
-import { componentLabels, selectorLabels } from '../private/labels';
 import {
-  containerSecurity, httpProbe, podSecurity, restrictPod, selectByLabels,
-} from '../private/workload';
+  Component, componentDeployment, componentService, harborContainer, labelsOf,
+} from '../private/component';
+import { httpProbe } from '../private/workload';
 
 export interface HarborJobserviceProps extends HarborComponentProps {
   /** @default 1 */
@@ -47,7 +47,11 @@ export class HarborJobservice extends Construct {
     }
 
     const name = `${props.instance}-jobservice`;
-    const labels = componentLabels(props.instance, 'jobservice', props.images.version);
+    const component: Component = {
+      instance: props.instance, component: 'jobservice', version: props.images.version,
+      uid: HARBOR_UID,
+    };
+    const labels = labelsOf(component);
     const endpoints = props.endpoints;
     const logLevel = props.logLevel ?? LogLevel.INFO;
     const level = logLevel.toUpperCase();
@@ -82,19 +86,13 @@ export class HarborJobservice extends Construct {
     });
     const secrets = props.secrets;
 
-    this.deployment = new kplus.Deployment(this, 'Resource', {
-      metadata: { name, labels },
+    this.deployment = componentDeployment(this, component, name, {
       replicas: props.replicas ?? 1,
-      select: false,
-      podMetadata: { labels },
-      securityContext: podSecurity(HARBOR_UID, HARBOR_UID),
       terminationGracePeriod: Duration.seconds(120),
-      containers: [{
+      containers: [harborContainer(component, {
         name: 'jobservice',
         image: props.images.jobservice,
-        imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
         ports: [{ number: JOBSERVICE_PORT, name: 'http' }],
-        securityContext: containerSecurity(HARBOR_UID, HARBOR_UID),
         resources: resourcesOf(props.resources ?? { cpu: '100m', memory: '256Mi', memoryLimit: '1Gi' }),
         envVariables: {
           CORE_URL: kplus.EnvValue.fromValue(`http://${endpoints.coreService}:80`),
@@ -125,15 +123,9 @@ export class HarborJobservice extends Construct {
         startup: httpProbe('/api/v1/stats', JOBSERVICE_PORT, { period: 10, failureThreshold: 60 }),
         liveness: httpProbe('/api/v1/stats', JOBSERVICE_PORT, { period: 10 }),
         readiness: httpProbe('/api/v1/stats', JOBSERVICE_PORT, { period: 10 }),
-      }],
+      })],
     });
-    selectByLabels(this.deployment, selectorLabels(props.instance, 'jobservice'));
-    restrictPod(this.deployment);
-
-    this.service = new kplus.Service(this, 'Service', {
-      metadata: { name: endpoints.jobserviceService, labels },
-      ports: [{ name: 'http-jobservice', port: 80, targetPort: JOBSERVICE_PORT }],
-    });
-    selectByLabels(this.service, selectorLabels(props.instance, 'jobservice'));
+    this.service = componentService(this, component, endpoints.jobserviceService,
+      [{ name: 'http-jobservice', port: 80, targetPort: JOBSERVICE_PORT }]);
   }
 }

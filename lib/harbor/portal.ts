@@ -3,10 +3,10 @@ import { Construct } from 'constructs';
 import { HarborComponentProps } from './common';
 import { HARBOR_UID } from './core';
 import { ComponentResources, resourcesOf } from './resources';
-import { componentLabels, selectorLabels } from '../private/labels';
 import {
-  containerSecurity, httpProbe, podSecurity, restrictPod, selectByLabels,
-} from '../private/workload';
+  Component, componentDeployment, componentService, harborContainer, labelsOf,
+} from '../private/component';
+import { httpProbe } from '../private/workload';
 
 export interface HarborPortalProps extends HarborComponentProps {
   /** @default 1 */
@@ -35,25 +35,22 @@ export class HarborPortal extends Construct {
     super(scope, id);
 
     const name = `${props.instance}-portal`;
-    const labels = componentLabels(props.instance, 'portal', props.images.version);
+    const component: Component = {
+      instance: props.instance, component: 'portal', version: props.images.version, uid: HARBOR_UID,
+    };
+    const labels = labelsOf(component);
 
     this.config = new kplus.ConfigMap(this, 'Config', {
       metadata: { name, labels },
       data: { 'nginx.conf': portalNginxConf(props.ipv6 ?? false) },
     });
 
-    this.deployment = new kplus.Deployment(this, 'Resource', {
-      metadata: { name, labels },
+    this.deployment = componentDeployment(this, component, name, {
       replicas: props.replicas ?? 1,
-      select: false,
-      podMetadata: { labels },
-      securityContext: podSecurity(HARBOR_UID, HARBOR_UID),
-      containers: [{
+      containers: [harborContainer(component, {
         name: 'portal',
         image: props.images.portal,
-        imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
         ports: [{ number: PORTAL_PORT, name: 'http' }],
-        securityContext: containerSecurity(HARBOR_UID, HARBOR_UID),
         resources: resourcesOf(props.resources ?? { cpu: '50m', memory: '64Mi', memoryLimit: '256Mi' }),
         volumeMounts: [{
           volume: kplus.Volume.fromConfigMap(this, 'NginxConf', this.config, { name: 'config' }),
@@ -64,16 +61,10 @@ export class HarborPortal extends Construct {
         startup: httpProbe('/', PORTAL_PORT, { period: 5, failureThreshold: 24 }),
         liveness: httpProbe('/', PORTAL_PORT, { period: 10 }),
         readiness: httpProbe('/', PORTAL_PORT, { period: 10 }),
-      }],
+      })],
     });
-    selectByLabels(this.deployment, selectorLabels(props.instance, 'portal'));
-    restrictPod(this.deployment);
-
-    this.service = new kplus.Service(this, 'Service', {
-      metadata: { name: props.endpoints.portalService, labels },
-      ports: [{ name: 'http-web', port: 80, targetPort: PORTAL_PORT }],
-    });
-    selectByLabels(this.service, selectorLabels(props.instance, 'portal'));
+    this.service = componentService(this, component, props.endpoints.portalService,
+      [{ name: 'http-web', port: 80, targetPort: PORTAL_PORT }]);
   }
 }
 
@@ -86,6 +77,8 @@ export function portalNginxConf(ipv6: boolean): string {
   return [
     'worker_processes auto;',
     'pid /tmp/nginx.pid;',
+    // logs go to the container's output whatever the image links under /var/log
+    'error_log stderr warn;',
     '',
     'events {',
     '  worker_connections 1024;',
@@ -98,6 +91,7 @@ export function portalNginxConf(ipv6: boolean): string {
     '  uwsgi_temp_path /tmp/uwsgi_temp;',
     '  scgi_temp_path /tmp/scgi_temp;',
     '  include /etc/nginx/mime.types;',
+    '  access_log /dev/stdout;',
     '  server_tokens off;',
     '',
     '  server {',

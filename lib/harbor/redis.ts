@@ -4,10 +4,10 @@ import { RedisConnection, SecretKeyRef } from './common';
 import { HarborImages } from './images';
 import { PersistenceProps, dataClaim } from './persistence';
 import { ComponentResources, resourcesOf } from './resources';
-import { componentLabels, selectorLabels } from '../private/labels';
 import {
-  containerSecurity, dropAddressSelector, podSecurity, restrictPod, selectByLabels, tcpProbe,
-} from '../private/workload';
+  Component, componentService, componentStatefulSet, harborContainer, labelsOf,
+} from '../private/component';
+import { tcpProbe } from '../private/workload';
 
 export interface InternalRedisOptions {
   /** Where Valkey keeps its snapshots: a block StorageClass, not NFS. */
@@ -80,28 +80,19 @@ export class InternalRedis extends Construct {
     super(scope, id);
 
     const name = `${props.instance}-redis`;
-    const labels = componentLabels(props.instance, 'redis', props.images.version);
+    const component: Component = {
+      instance: props.instance, component: 'redis', version: props.images.version, uid: REDIS_UID,
+    };
 
-    this.claim = dataClaim(this, name, labels, props.storage, 'redis.storage');
-    this.service = new kplus.Service(this, 'Service', {
-      metadata: { name, labels },
-      ports: [{ name: 'redis', port: REDIS_PORT, targetPort: REDIS_PORT }],
-    });
-    selectByLabels(this.service, selectorLabels(props.instance, 'redis'));
+    this.claim = dataClaim(this, name, labelsOf(component), props.storage, 'redis.storage');
+    this.service = componentService(this, component, name,
+      [{ name: 'redis', port: REDIS_PORT, targetPort: REDIS_PORT }]);
 
-    this.statefulSet = new kplus.StatefulSet(this, 'Resource', {
-      metadata: { name, labels },
-      service: this.service,
-      replicas: 1,
-      select: false,
-      podMetadata: { labels },
-      securityContext: podSecurity(REDIS_UID, REDIS_UID),
-      containers: [{
+    this.statefulSet = componentStatefulSet(this, component, name, this.service, {
+      containers: [harborContainer(component, {
         name: 'redis',
         image: props.images.redis,
-        imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
         ports: [{ number: REDIS_PORT, name: 'redis' }],
-        securityContext: containerSecurity(REDIS_UID, REDIS_UID),
         resources: resourcesOf(props.resources ?? { cpu: '50m', memory: '128Mi', memoryLimit: '1Gi' }),
         volumeMounts: [{
           volume: kplus.Volume.fromPersistentVolumeClaim(this, 'Data', this.claim, { name: 'data' }),
@@ -110,11 +101,8 @@ export class InternalRedis extends Construct {
         startup: tcpProbe(REDIS_PORT, { period: 5, failureThreshold: 60 }),
         liveness: tcpProbe(REDIS_PORT, { period: 10 }),
         readiness: tcpProbe(REDIS_PORT, { period: 10 }),
-      }],
+      })],
     });
-    selectByLabels(this.statefulSet, selectorLabels(props.instance, 'redis'));
-    restrictPod(this.statefulSet);
-    dropAddressSelector(this.service);
 
     this.connection = { host: this.service.name, port: REDIS_PORT, tls: false };
   }

@@ -8,10 +8,10 @@ import {
 import { HARBOR_UID } from './core';
 import { PersistenceProps, dataClaim, isShared } from './persistence';
 import { ComponentResources, resourcesOf } from './resources';
-import { componentLabels, selectorLabels } from '../private/labels';
 import {
-  containerSecurity, httpProbe, podSecurity, restrictPod, selectByLabels,
-} from '../private/workload';
+  Component, componentDeployment, componentService, harborContainer, labelsOf,
+} from '../private/component';
+import { httpProbe } from '../private/workload';
 
 export interface HarborRegistryProps extends HarborComponentProps {
   /** Where image layers and manifests are stored. */
@@ -50,7 +50,11 @@ export class HarborRegistry extends Construct {
     }
 
     const name = `${props.instance}-registry`;
-    const labels = componentLabels(props.instance, 'registry', props.images.version);
+    const component: Component = {
+      instance: props.instance, component: 'registry', version: props.images.version,
+      uid: HARBOR_UID,
+    };
+    const labels = labelsOf(component);
     const logLevel = props.logLevel ?? LogLevel.INFO;
     const redis = props.endpoints.redis;
     const secrets = props.secrets;
@@ -81,24 +85,18 @@ export class HarborRegistry extends Construct {
     const redisPassword: Record<string, kplus.EnvValue> = redis.password
       ? { REGISTRY_REDIS_PASSWORD: secretEnv(this, redis.password) } : {};
 
-    this.deployment = new kplus.Deployment(this, 'Resource', {
-      metadata: { name, labels },
+    this.deployment = componentDeployment(this, component, name, {
       replicas,
       // a ReadWriteOnce volume cannot attach to the new pod while the old one holds it
       strategy: isShared(props.storage)
         ? kplus.DeploymentStrategy.rollingUpdate()
         : kplus.DeploymentStrategy.recreate(),
-      select: false,
-      podMetadata: { labels },
-      securityContext: podSecurity(HARBOR_UID, HARBOR_UID),
       terminationGracePeriod: Duration.seconds(120),
       containers: [
-        {
+        harborContainer(component, {
           name: 'registry',
           image: props.images.registry,
-          imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
           ports: [{ number: REGISTRY_PORT, name: 'http-registry' }],
-          securityContext: containerSecurity(HARBOR_UID, HARBOR_UID),
           resources: resourcesOf(props.resources ?? REGISTRY_RESOURCES),
           envVariables: {
             REGISTRY_HTTP_SECRET: secretEnv(this, secrets.registryHttpSecret),
@@ -112,13 +110,11 @@ export class HarborRegistry extends Construct {
           startup: httpProbe('/', REGISTRY_PORT, { period: 5, failureThreshold: 60 }),
           liveness: httpProbe('/', REGISTRY_PORT, { period: 10 }),
           readiness: httpProbe('/', REGISTRY_PORT, { period: 10 }),
-        },
-        {
+        }),
+        harborContainer(component, {
           name: 'registryctl',
           image: props.images.registryctl,
-          imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
           ports: [{ number: REGISTRYCTL_PORT, name: 'http-controller' }],
-          securityContext: containerSecurity(HARBOR_UID, HARBOR_UID),
           resources: resourcesOf({ cpu: '50m', memory: '64Mi', memoryLimit: '512Mi' }),
           envVariables: {
             CORE_SECRET: secretEnv(this, secrets.coreSecret),
@@ -134,20 +130,13 @@ export class HarborRegistry extends Construct {
           startup: httpProbe('/api/health', REGISTRYCTL_PORT, { period: 5, failureThreshold: 60 }),
           liveness: httpProbe('/api/health', REGISTRYCTL_PORT, { period: 10 }),
           readiness: httpProbe('/api/health', REGISTRYCTL_PORT, { period: 10 }),
-        },
+        }),
       ],
     });
-    selectByLabels(this.deployment, selectorLabels(props.instance, 'registry'));
-    restrictPod(this.deployment);
-
-    this.service = new kplus.Service(this, 'Service', {
-      metadata: { name: props.endpoints.registryService, labels },
-      ports: [
-        { name: 'http-registry', port: REGISTRY_PORT, targetPort: REGISTRY_PORT },
-        { name: 'http-controller', port: REGISTRYCTL_PORT, targetPort: REGISTRYCTL_PORT },
-      ],
-    });
-    selectByLabels(this.service, selectorLabels(props.instance, 'registry'));
+    this.service = componentService(this, component, props.endpoints.registryService, [
+      { name: 'http-registry', port: REGISTRY_PORT, targetPort: REGISTRY_PORT },
+      { name: 'http-controller', port: REGISTRYCTL_PORT, targetPort: REGISTRYCTL_PORT },
+    ]);
   }
 }
 

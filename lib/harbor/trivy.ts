@@ -7,10 +7,10 @@ import {
 import { HARBOR_UID } from './core';
 import { PersistenceProps, dataClaim } from './persistence';
 import { ComponentResources, resourcesOf } from './resources';
-import { componentLabels, selectorLabels } from '../private/labels';
 import {
-  containerSecurity, dropAddressSelector, httpProbe, podSecurity, restrictPod, selectByLabels,
-} from '../private/workload';
+  Component, componentService, componentStatefulSet, harborContainer, labelsOf,
+} from '../private/component';
+import { httpProbe } from '../private/workload';
 
 /** Vulnerability severities Trivy reports. */
 export enum TrivySeverity {
@@ -67,30 +67,21 @@ export class HarborTrivy extends Construct {
     }
 
     const name = `${props.instance}-trivy`;
-    const labels = componentLabels(props.instance, 'trivy', props.images.version);
+    const component: Component = {
+      instance: props.instance, component: 'trivy', version: props.images.version, uid: HARBOR_UID,
+    };
     const queue = redisUrl(endpoints.redis, RedisDatabase.TRIVY, '?idle_timeout_seconds=30');
     const severities = props.severities ?? Object.values(TrivySeverity);
 
-    this.claim = dataClaim(this, name, labels, props.storage, 'trivy.storage');
-    this.service = new kplus.Service(this, 'Service', {
-      metadata: { name: endpoints.trivyService, labels },
-      ports: [{ name: 'http-trivy', port: TRIVY_PORT, targetPort: TRIVY_PORT }],
-    });
-    selectByLabels(this.service, selectorLabels(props.instance, 'trivy'));
+    this.claim = dataClaim(this, name, labelsOf(component), props.storage, 'trivy.storage');
+    this.service = componentService(this, component, endpoints.trivyService,
+      [{ name: 'http-trivy', port: TRIVY_PORT, targetPort: TRIVY_PORT }]);
 
-    this.statefulSet = new kplus.StatefulSet(this, 'Resource', {
-      metadata: { name, labels },
-      service: this.service,
-      replicas: 1,
-      select: false,
-      podMetadata: { labels },
-      securityContext: podSecurity(HARBOR_UID, HARBOR_UID),
-      containers: [{
+    this.statefulSet = componentStatefulSet(this, component, name, this.service, {
+      containers: [harborContainer(component, {
         name: 'trivy',
         image: props.images.trivyAdapter,
-        imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
         ports: [{ number: TRIVY_PORT, name: 'api-server' }],
-        securityContext: containerSecurity(HARBOR_UID, HARBOR_UID),
         resources: resourcesOf(props.resources ?? { cpu: '200m', memory: '512Mi', memoryLimit: '1Gi' }),
         envVariables: {
           SCANNER_LOG_LEVEL: kplus.EnvValue.fromValue(props.logLevel ?? LogLevel.INFO),
@@ -118,10 +109,7 @@ export class HarborTrivy extends Construct {
         startup: httpProbe('/probe/healthy', TRIVY_PORT, { period: 5, failureThreshold: 60 }),
         liveness: httpProbe('/probe/healthy', TRIVY_PORT, { period: 10, failureThreshold: 10 }),
         readiness: httpProbe('/probe/ready', TRIVY_PORT, { period: 10 }),
-      }],
+      })],
     });
-    selectByLabels(this.statefulSet, selectorLabels(props.instance, 'trivy'));
-    restrictPod(this.statefulSet);
-    dropAddressSelector(this.service);
   }
 }

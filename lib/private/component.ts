@@ -1,0 +1,95 @@
+import * as kplus from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+import { componentLabels, selectorLabels } from './labels';
+import {
+  containerSecurity, dropAddressSelector, podSecurity, restrictPod, selectByLabels,
+} from './workload';
+
+/** Which Harbor instance and component an object belongs to. */
+export interface Component {
+  readonly instance: string;
+  readonly component: string;
+  readonly version: string;
+  /** uid and gid the component's image runs as. */
+  readonly uid: number;
+}
+
+export function labelsOf(c: Component): Record<string, string> {
+  return componentLabels(c.instance, c.component, c.version);
+}
+
+/** A container of a Harbor image: cached pulls, non-root as the image's user, no privileges. */
+export function harborContainer(c: Component, props: kplus.ContainerProps): kplus.ContainerProps {
+  return {
+    imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+    securityContext: containerSecurity(c.uid, c.uid),
+    ...props,
+  };
+}
+
+type WorkloadProps = Omit<kplus.DeploymentProps, 'metadata' | 'select' | 'podMetadata' | 'securityContext'>;
+
+/** A Deployment selected by the component's stable labels, with a restricted pod. */
+export function componentDeployment(
+  scope: Construct,
+  c: Component,
+  name: string,
+  props: WorkloadProps,
+): kplus.Deployment {
+  const labels = labelsOf(c);
+  const deployment = new kplus.Deployment(scope, 'Resource', {
+    ...props,
+    metadata: { name, labels },
+    select: false,
+    podMetadata: { labels },
+    securityContext: podSecurity(c.uid, c.uid),
+  });
+  selectByLabels(deployment, selectorLabels(c.instance, c.component));
+  restrictPod(deployment);
+  return deployment;
+}
+
+type StatefulProps = Omit<kplus.StatefulSetProps,
+  'metadata' | 'select' | 'podMetadata' | 'securityContext' | 'service' | 'replicas'>;
+
+/**
+ * A single-replica StatefulSet behind its Service. Its volumes are plain claims, not claim
+ * templates, so the one claim survives the StatefulSet being deleted and recreated.
+ */
+export function componentStatefulSet(
+  scope: Construct,
+  c: Component,
+  name: string,
+  service: kplus.Service,
+  props: StatefulProps,
+): kplus.StatefulSet {
+  const labels = labelsOf(c);
+  const statefulSet = new kplus.StatefulSet(scope, 'Resource', {
+    ...props,
+    metadata: { name, labels },
+    service,
+    replicas: 1,
+    select: false,
+    podMetadata: { labels },
+    securityContext: podSecurity(c.uid, c.uid),
+  });
+  selectByLabels(statefulSet, selectorLabels(c.instance, c.component));
+  restrictPod(statefulSet);
+  dropAddressSelector(service);
+  return statefulSet;
+}
+
+/** The component's ClusterIP Service, selecting its pods by their stable labels. */
+export function componentService(
+  scope: Construct,
+  c: Component,
+  name: string,
+  ports: kplus.ServicePort[],
+): kplus.Service {
+  const service = new kplus.Service(scope, 'Service', {
+    metadata: { name, labels: labelsOf(c) },
+    ports,
+  });
+  selectByLabels(service, selectorLabels(c.instance, c.component));
+  return service;
+}
