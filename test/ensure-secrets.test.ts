@@ -3,14 +3,13 @@
  * apache `htpasswd` against an in-process double of the Kubernetes Secrets API, so the
  * create-only / never-rotate contract is checked end to end without a cluster.
  */
-import { execFileSync, spawn } from 'child_process';
+import { execFileSync } from 'child_process';
 import { randomBytes } from 'crypto';
 import * as fs from 'fs';
-import * as http from 'http';
-import * as https from 'https';
-import { AddressInfo } from 'net';
 import * as os from 'os';
 import * as path from 'path';
+import { FakeSecretsApi, StoredSecret, TlsFiles } from './support/fake-k8s-api';
+import { RunResult, run } from './support/processes';
 
 const SCRIPT = path.join(__dirname, '..', 'lib', 'harbor', 'scripts', 'ensure-secrets.py');
 // Resolved once in beforeAll: a version-manager shim (pyenv) costs ~0.25 s per run.
@@ -84,197 +83,7 @@ function harborSpec(): SecretsSpec {
 const SECRET_NAMES = harborSpec().secrets.map((s) => s.name);
 
 // ---------------------------------------------------------------------------------------------
-// Test double of the Kubernetes Secrets API
-
-interface StoredSecret {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace: string; labels?: Record<string, string> };
-  type: string;
-  data: Record<string, string>;
-}
-
-interface RecordedRequest {
-  method: string;
-  url: string;
-  authorization: string | undefined;
-  contentType: string | undefined;
-  body: string;
-}
-
-type Failure = number | 'reset';
-
-interface TlsFiles {
-  key: string;
-  cert: string;
-}
-
-class FakeSecretsApi {
-  readonly token = randomBytes(24).toString('hex');
-  readonly requests: RecordedRequest[] = [];
-  private readonly store = new Map<string, StoredSecret>();
-  private readonly failures: Failure[] = [];
-  private readonly forbidden = new Set<string>();
-  private readonly echoing = new Set<string>();
-  private readonly server: http.Server;
-
-  constructor(private readonly tls?: TlsFiles) {
-    const handler: http.RequestListener = (req, res) => this.handle(req, res);
-    this.server = tls
-      ? https.createServer(
-        { key: fs.readFileSync(tls.key), cert: fs.readFileSync(tls.cert) },
-        handler,
-      )
-      : http.createServer(handler);
-  }
-
-  async start(): Promise<string> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    const { port } = this.server.address() as AddressInfo;
-    return `${this.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
-  }
-
-  async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-
-  /** The next `count` requests fail: with that HTTP status, or by dropping the connection. */
-  failNext(count: number, how: Failure): void {
-    for (let i = 0; i < count; i++) this.failures.push(how);
-  }
-
-  /** Creating this Secret is refused as RBAC would (403). */
-  forbid(name: string): void {
-    this.forbidden.add(name);
-  }
-
-  /** Creating this Secret fails with a 422 whose message quotes the whole request body. */
-  echoBodyOnCreate(name: string): void {
-    this.echoing.add(name);
-  }
-
-  seed(secret: StoredSecret): void {
-    this.store.set(secret.metadata.name, structuredClone(secret));
-  }
-
-  get(name: string): StoredSecret | undefined {
-    const secret = this.store.get(name);
-    return secret && structuredClone(secret);
-  }
-
-  names(): string[] {
-    return [...this.store.keys()].sort();
-  }
-
-  /** Every value the script ever sent, decoded, including those of refused creates. */
-  sentValues(): string[] {
-    return this.requests.flatMap((r) => {
-      try {
-        const data = (JSON.parse(r.body) as StoredSecret).data ?? {};
-        return Object.values(data).map((b64) => Buffer.from(b64, 'base64').toString('utf8'));
-      } catch {
-        return [];
-      }
-    });
-  }
-
-  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
-      this.requests.push({
-        method: req.method ?? '',
-        url: req.url ?? '',
-        authorization: req.headers.authorization,
-        contentType: req.headers['content-type'],
-        body,
-      });
-      this.respond(req, res, body);
-    });
-  }
-
-  private respond(req: http.IncomingMessage, res: http.ServerResponse, body: string): void {
-    const failure = this.failures.shift();
-    if (failure === 'reset') {
-      req.socket.destroy();
-      return;
-    }
-    if (failure !== undefined) {
-      sendStatus(res, failure, 'ServiceUnavailable', 'the server is currently unable to respond');
-      return;
-    }
-    if (req.headers.authorization !== `Bearer ${this.token}`) {
-      sendStatus(res, 401, 'Unauthorized', 'Unauthorized');
-      return;
-    }
-    const match = /^\/api\/v1\/namespaces\/([^/]+)\/secrets$/.exec(req.url ?? '');
-    if (!match || req.method !== 'POST') {
-      sendStatus(res, 405, 'MethodNotAllowed', `${req.method} ${req.url} is not supported`);
-      return;
-    }
-    const namespace = match[1];
-    let secret: StoredSecret;
-    try {
-      secret = JSON.parse(body) as StoredSecret;
-    } catch {
-      sendStatus(res, 400, 'BadRequest', 'body is not JSON');
-      return;
-    }
-    const name = secret.metadata?.name;
-    const problem = invalidSecret(secret, namespace);
-    if (problem) {
-      sendStatus(res, 422, 'Invalid', problem);
-    } else if (this.forbidden.has(name)) {
-      sendStatus(res, 403, 'Forbidden', `secrets is forbidden: User ` +
-        `"system:serviceaccount:${namespace}:ensure-secrets" cannot create resource ` +
-        `"secrets" in API group "" in the namespace "${namespace}"`);
-    } else if (this.echoing.has(name)) {
-      sendStatus(res, 422, 'Invalid', `Secret "${name}" is invalid: ${body}`);
-    } else if (this.store.has(name)) {
-      sendStatus(res, 409, 'AlreadyExists', `secrets "${name}" already exists`);
-    } else {
-      this.store.set(name, secret);
-      res.writeHead(201, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify(secret));
-    }
-  }
-}
-
-function invalidSecret(secret: StoredSecret, namespace: string): string | undefined {
-  if (secret.apiVersion !== 'v1' || secret.kind !== 'Secret') return 'not a v1 Secret';
-  if (!secret.metadata?.name) return 'metadata.name is required';
-  if (secret.metadata.namespace && secret.metadata.namespace !== namespace) {
-    return 'the namespace of the object does not match the namespace on the request';
-  }
-  if (secret.type !== 'Opaque') return 'type must be Opaque';
-  for (const value of Object.values(secret.data ?? {})) {
-    if (Buffer.from(value, 'base64').toString('base64') !== value) return 'data is not base64';
-  }
-  return undefined;
-}
-
-function sendStatus(res: http.ServerResponse, code: number, reason: string, message: string) {
-  res.writeHead(code, { 'Content-Type': 'application/json' });
-  res.end(JSON.stringify({
-    kind: 'Status',
-    apiVersion: 'v1',
-    status: 'Failure',
-    message,
-    reason,
-    code,
-  }));
-}
-
-// ---------------------------------------------------------------------------------------------
 // Running the script
-
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 interface RunOptions {
   spec?: SecretsSpec | string | null;
@@ -310,8 +119,8 @@ function writeTokenFile(token: string): string {
   return file;
 }
 
-/** Runs the script asynchronously: a sync spawn would block the in-process API double. */
-function runScript(
+/** Runs the script, failing when its output leaks any value it sent. */
+async function runScript(
   api: FakeSecretsApi,
   apiUrl: string,
   opts: RunOptions = {},
@@ -332,25 +141,9 @@ function runScript(
   env.K8S_RETRY_BASE_SECONDS = '0.01';
   env.PYTHONDONTWRITEBYTECODE = '1';
 
-  return new Promise((resolve, reject) => {
-    const child = spawn(python, [SCRIPT], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      const result = { code, stdout, stderr };
-      try {
-        expectNoValueIn(result, api.sentValues());
-        resolve(result);
-      } catch (err) {
-        reject(err);
-      }
-    });
-  });
+  const result = await run(python, [SCRIPT], { env, timeoutMs: 20_000 });
+  expectNoValueIn(result, api.sentValues());
+  return result;
 }
 
 /** Fails when any secret value, raw or base64, appears in the script's output. */
@@ -455,27 +248,27 @@ test('the first run creates every Secret with exact formats', async () => {
     expect(request.contentType).toBe('application/json');
   }
   for (const name of SECRET_NAMES) {
-    const secret = api.get(name);
+    const secret = api.get(NAMESPACE, name);
     expect(secret?.type).toBe('Opaque');
     expect(secret?.metadata.namespace).toBe(NAMESPACE);
     expect(secret?.metadata.labels).toEqual(LABELS);
   }
 
   // core reads the AES key raw from a file: exactly 16 bytes, no newline
-  const secretKey = decoded(api.get('harbor-secret-key'), 'secretKey');
+  const secretKey = decoded(api.get(NAMESPACE, 'harbor-secret-key'), 'secretKey');
   expect(secretKey).toHaveLength(16);
   expect(secretKey.includes('\n')).toBe(false);
   expect(secretKey.toString('latin1')).toMatch(ALPHANUMERIC);
 
   // any CSRF key length other than 32 breaks the UI
-  const csrf = decoded(api.get('harbor-core'), 'CSRF_KEY').toString('utf8');
+  const csrf = decoded(api.get(NAMESPACE, 'harbor-core'), 'CSRF_KEY').toString('utf8');
   expect(csrf).toHaveLength(32);
   expect(csrf).toMatch(ALPHANUMERIC);
-  const coreSecret = decoded(api.get('harbor-core'), 'secret').toString('utf8');
+  const coreSecret = decoded(api.get(NAMESPACE, 'harbor-core'), 'secret').toString('utf8');
   expect(coreSecret).toHaveLength(16);
   expect(coreSecret).toMatch(ALPHANUMERIC);
 
-  const credentials = api.get('harbor-registry-credentials');
+  const credentials = api.get(NAMESPACE, 'harbor-registry-credentials');
   const password = decoded(credentials, 'REGISTRY_PASSWD').toString('utf8');
   expect(password).toHaveLength(32);
   expect(password).toMatch(ALPHANUMERIC);
@@ -492,14 +285,14 @@ test('the first run creates every Secret with exact formats', async () => {
 
 test('a second run creates nothing and leaves every stored value byte-identical', async () => {
   expect((await runScript(api, apiUrl)).code).toBe(0);
-  const before = SECRET_NAMES.map((n) => api.get(n));
+  const before = SECRET_NAMES.map((n) => api.get(NAMESPACE, n));
 
   const second = await runScript(api, apiUrl);
 
   expect(second.code).toBe(0);
   expect(second.stdout).not.toContain('created');
   expect(lines(second.stdout)).toEqual(SECRET_NAMES.map((n) => `kept existing secret ${n}`));
-  expect(SECRET_NAMES.map((n) => api.get(n))).toEqual(before);
+  expect(SECRET_NAMES.map((n) => api.get(NAMESPACE, n))).toEqual(before);
   // create-only: nothing that could overwrite was ever attempted
   expect(api.requests.every((r) => r.method === 'POST')).toBe(true);
 });
@@ -523,7 +316,7 @@ test('a pre-existing Secret is kept and only the missing ones are created', asyn
   expect(lines(result.stdout)).toEqual(SECRET_NAMES.map((n) => (
     n === 'harbor-core' ? `kept existing secret ${n}` : `created secret ${n}`
   )));
-  expect(api.get('harbor-core')).toEqual(existing);
+  expect(api.get(NAMESPACE, 'harbor-core')).toEqual(existing);
   expect(api.names()).toEqual([...SECRET_NAMES].sort());
 });
 

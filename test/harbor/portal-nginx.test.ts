@@ -3,18 +3,20 @@
  * it, then a real server on a free port that serves a temp root the way the portal image
  * serves the single-page application.
  *
- * nginx must run as root here or be able to write /var/log/nginx/access.log: the config sets
- * no access_log, so Debian's compiled-in default applies (the portal image links that path to
- * /dev/stdout).
+ * The config logs to stderr and /dev/stdout, so nginx gets regular files as stdout and stderr
+ * here, as a pod's container gets a FIFO or file: it cannot reopen /dev/stdout on the Unix
+ * socket of a Node pipe. Nothing is written under /var/log, so root is not needed.
  */
-import { ChildProcess, execFile, spawn } from 'child_process';
+import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as http from 'http';
-import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { gunzipSync } from 'zlib';
 import { PORTAL_PORT, portalNginxConf } from '../../lib/harbor/portal';
+import {
+  Daemon, OutputFiles, RunResult, freePort, run, startDaemon, stopDaemon, waitUntil,
+} from '../support/processes';
 import { find, synthApp } from '../support/synth';
 
 const STARTUP_MS = 10_000;
@@ -44,30 +46,18 @@ function fixedPaths(conf: string): string[] {
   return [...conf.matchAll(/^\s*(?:pid|\w+_temp_path)\s+(\/\S+);/gm)].map((m) => m[1]);
 }
 
-interface Run {
-  code: number | null;
-  stderr: string;
+/** Files in `dir` to take nginx's stdout and stderr. */
+function outputFilesIn(dir: string): OutputFiles {
+  return { stdout: path.join(dir, 'stdout'), stderr: path.join(dir, 'stderr') };
 }
 
-function nginxTest(conf: string): Promise<Run> {
+function nginxTest(conf: string): Promise<RunResult> {
   const dir = fs.mkdtempSync(path.join(workDir, 'check-'));
   const file = path.join(dir, 'nginx.conf');
   fs.writeFileSync(file, conf);
   const args = ['-t', '-p', `${dir}/`, '-c', file, '-e', path.join(dir, 'error.log')];
-  return new Promise((resolve) => {
-    execFile(nginx, args, { timeout: 10_000, encoding: 'utf8' }, (err, _stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stderr });
-    });
-  });
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  // '::' is dual-stack here, so the port is free for both listen lines of the ipv6 variant
-  await new Promise<void>((resolve) => server.listen(0, '::', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+  // -t opens the logs too, so /dev/stdout must be a file here as well
+  return run(nginx, args, { timeoutMs: 10_000, outputFiles: outputFilesIn(dir) });
 }
 
 /** Replaces each match of `pattern`, failing unless there were exactly `count`. */
@@ -105,9 +95,8 @@ function get(host: string, port: number, urlPath: string, headers = {}): Promise
 }
 
 class Server {
-  private child?: ChildProcess;
-  private exited = false;
-  private output = '';
+  private daemon?: Daemon;
+  private files?: OutputFiles;
   private errorLog = '';
   port = 0;
 
@@ -115,7 +104,8 @@ class Server {
 
   /** Starts nginx as the image does (`-g 'daemon off;'`), in its own process group. */
   async start(): Promise<void> {
-    this.port = await freePort();
+    // '::' is dual-stack here, so the port is free for both listen lines of the ipv6 variant
+    this.port = await freePort('::');
     const dir = fs.mkdtempSync(path.join(workDir, 'serve-'));
     const root = path.join(dir, 'html');
     fs.mkdirSync(root);
@@ -132,49 +122,44 @@ class Server {
     const file = path.join(dir, 'nginx.conf');
     fs.writeFileSync(file, conf);
     this.errorLog = path.join(dir, 'error.log');
+    this.files = outputFilesIn(dir);
 
     const args = ['-p', `${dir}/`, '-c', file, '-e', this.errorLog, '-g', 'daemon off;'];
-    const child = spawn(nginx, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child = child;
-    child.stdout?.on('data', (d: Buffer) => (this.output += d.toString('utf8')));
-    child.stderr?.on('data', (d: Buffer) => (this.output += d.toString('utf8')));
-    child.on('exit', () => (this.exited = true));
-    child.on('error', (err) => {
-      this.exited = true;
-      this.output += err.message;
-    });
-
-    const deadline = Date.now() + STARTUP_MS;
-    while (Date.now() < deadline) {
-      if (this.exited) throw new Error(`nginx exited:\n${this.log()}`);
-      if (await get('127.0.0.1', this.port, '/').then(() => true, () => false)) return;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    throw new Error(`nginx did not answer within ${STARTUP_MS} ms:\n${this.log()}`);
+    this.daemon = startDaemon('nginx', nginx, args, { outputFiles: this.files });
+    await waitUntil(this.daemon, () => get('127.0.0.1', this.port, '/').then(() => true),
+      { timeoutMs: STARTUP_MS, intervalMs: 50 });
   }
 
+  /** What nginx wrote to its stdout: the access log. */
+  stdout(): string {
+    return this.read(this.files?.stdout);
+  }
+
+  /** What nginx wrote to its stderr: the error log from the config on. */
+  stderr(): string {
+    return this.read(this.files?.stderr);
+  }
+
+  /** The stdout once it matches `pattern`, or after a few seconds: log lines follow replies. */
+  async stdoutOnceMatching(pattern: RegExp): Promise<string> {
+    if (this.daemon) {
+      await waitUntil(this.daemon, async () => pattern.test(this.stdout()),
+        { timeoutMs: 5_000, intervalMs: 20 }).catch(() => undefined);
+    }
+    return this.stdout();
+  }
+
+  /** Everything nginx logged: its output and the error log it used until the config took over. */
   log(): string {
-    const file = this.errorLog && fs.existsSync(this.errorLog)
-      ? fs.readFileSync(this.errorLog, 'utf8') : '';
-    return this.output + file;
+    return (this.daemon?.output() ?? '') + this.read(this.errorLog);
   }
 
   async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || this.exited || child.pid === undefined) return;
-    const pid = child.pid;
-    const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    const signalGroup = (signal: NodeJS.Signals) => {
-      try {
-        process.kill(-pid, signal);
-      } catch {
-        // the group is already gone
-      }
-    };
-    signalGroup('SIGTERM');
-    const timer = setTimeout(() => signalGroup('SIGKILL'), 5_000);
-    await gone;
-    clearTimeout(timer);
+    await stopDaemon(this.daemon);
+  }
+
+  private read(file: string | undefined): string {
+    return file && fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
   }
 }
 
@@ -278,6 +263,20 @@ describe.each(variants)('%s', (_label, conf, ipv6) => {
 
     test('does not reveal its version', async () => {
       expect((await local('/')).headers.server).toBe('nginx');
+    });
+
+    test('logs a served request to stdout, and no error to stderr', async () => {
+      // a unique user agent picks out this request among the readiness probes' ones
+      const agent = `portal-nginx-test/${randomBytes(6).toString('hex')}`;
+      const reply = await local('/', { 'User-Agent': agent });
+      // nginx's default "combined" format
+      const line = new RegExp(`^127\\.0\\.0\\.1 - - \\[[^\\]]+\\] "GET / HTTP/1\\.1" 200 `
+        + `${Buffer.byteLength(INDEX)} "-" "${agent}"$`, 'm');
+
+      expect(reply.status).toBe(200);
+      expect(await server.stdoutOnceMatching(line)).toMatch(line);
+      expect(server.stderr()).not.toContain(agent);
+      expect(server.stderr()).not.toMatch(/\[(error|emerg)\]/);
     });
 
     test('logs no error while serving', () => {

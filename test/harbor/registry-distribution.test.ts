@@ -8,15 +8,17 @@
  * Debian packages: docker-registry, redis-server (with redis-tools), skopeo, apache2-utils,
  * python3.
  */
-import { ChildProcess, execFile, execFileSync, spawn } from 'child_process';
+import { execFileSync } from 'child_process';
 import { createHash, randomBytes } from 'crypto';
 import * as fs from 'fs';
-import * as http from 'http';
-import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { gzipSync } from 'zlib';
 import { parse, stringify } from 'yaml';
+import { FakeSecretsApi } from '../support/fake-k8s-api';
+import {
+  Daemon, RunResult, freePort, run, startDaemon, stopDaemon, waitUntil,
+} from '../support/processes';
 import {
   K8sObject, containerOf, envOf, find, mountAt, ofKind, synthApp,
 } from '../support/synth';
@@ -27,81 +29,7 @@ const STARTUP_MS = 15_000;
 const COMMAND_MS = 30_000;
 
 // ---------------------------------------------------------------------------------------------
-// Processes
-
-interface Daemon {
-  readonly name: string;
-  readonly child: ChildProcess;
-  /** Everything the process printed so far. */
-  output(): string;
-  exited(): boolean;
-}
-
-/** Starts a long-running program in its own process group, so stopping it takes its children. */
-function startDaemon(name: string, bin: string, args: string[], env: NodeJS.ProcessEnv): Daemon {
-  const child = spawn(bin, args, { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  let exited = false;
-  child.stdout?.on('data', (d: Buffer) => (output += d.toString('utf8')));
-  child.stderr?.on('data', (d: Buffer) => (output += d.toString('utf8')));
-  child.on('exit', () => (exited = true));
-  child.on('error', (err) => {
-    exited = true;
-    output += `\n${err.message}`;
-  });
-  return { name, child, output: () => output, exited: () => exited };
-}
-
-async function stopDaemon(daemon: Daemon | undefined): Promise<void> {
-  if (!daemon || daemon.exited() || daemon.child.pid === undefined) return;
-  const pid = daemon.child.pid;
-  const gone = new Promise<void>((resolve) => daemon.child.once('exit', () => resolve()));
-  const signalGroup = (signal: NodeJS.Signals) => {
-    try {
-      process.kill(-pid, signal);
-    } catch {
-      // the group is already gone
-    }
-  };
-  signalGroup('SIGTERM');
-  const timer = setTimeout(() => signalGroup('SIGKILL'), 5_000);
-  await gone;
-  clearTimeout(timer);
-}
-
-/** Polls until `ready` holds; fails early, with the program's output, if it exits. */
-async function waitUntil(daemon: Daemon, ready: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + STARTUP_MS;
-  while (Date.now() < deadline) {
-    if (daemon.exited()) throw new Error(`${daemon.name} exited:\n${daemon.output()}`);
-    if (await ready().catch(() => false)) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`${daemon.name} not ready after ${STARTUP_MS} ms:\n${daemon.output()}`);
-}
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(bin: string, args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(bin, args, { env, timeout: COMMAND_MS, encoding: 'utf8' }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
-      resolve({ code, stdout, stderr: stderr + (err && code === null ? err.message : '') });
-    });
-  });
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+// Environment
 
 /** The environment without anything that could redirect or reconfigure the programs. */
 function cleanEnv(home: string): NodeJS.ProcessEnv {
@@ -116,70 +44,15 @@ function cleanEnv(home: string): NodeJS.ProcessEnv {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Kubernetes Secrets API double: create-only, as the Job's Role allows
-
-class FakeSecretsApi {
-  readonly token = randomBytes(24).toString('hex');
-  /** Decoded data of each created Secret, by namespace/name. */
-  readonly secrets = new Map<string, Record<string, string>>();
-  private readonly server = http.createServer((req, res) => this.handle(req, res));
-
-  async start(): Promise<string> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.server.address() as net.AddressInfo).port}`;
-  }
-
-  async stop(): Promise<void> {
-    if (!this.server.listening) return;
-    this.server.closeAllConnections();
-    await new Promise((resolve) => this.server.close(resolve));
-  }
-
-  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const match = /^\/api\/v1\/namespaces\/([^/]+)\/secrets$/.exec(req.url ?? '');
-      if (req.headers.authorization !== `Bearer ${this.token}`) {
-        this.reply(res, 401, { kind: 'Status', reason: 'Unauthorized' });
-        return;
-      }
-      if (!match || req.method !== 'POST') {
-        this.reply(res, 405, { kind: 'Status', reason: 'MethodNotAllowed' });
-        return;
-      }
-      const secret = JSON.parse(Buffer.concat(chunks).toString('utf8')) as K8sObject;
-      const id = `${match[1]}/${secret.metadata.name}`;
-      if (this.secrets.has(id)) {
-        this.reply(res, 409, { kind: 'Status', reason: 'AlreadyExists' });
-        return;
-      }
-      const data: Record<string, string> = {};
-      for (const [key, b64] of Object.entries(secret.data as Record<string, string>)) {
-        data[key] = Buffer.from(b64, 'base64').toString('utf8');
-      }
-      this.secrets.set(id, data);
-      this.reply(res, 201, secret);
-    });
-  }
-
-  private reply(res: http.ServerResponse, code: number, body: unknown): void {
-    res.writeHead(code, { 'Content-Type': 'application/json' });
-    res.end(JSON.stringify(body));
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Reading the synthesized objects the way the kubelet does
 
 /** The Secrets the Job created, read as the kubelet reads them for a pod. */
 class CreatedSecrets {
-  /** Decoded data by namespace/name. */
-  constructor(private readonly secrets: Map<string, Record<string, string>>) {}
+  constructor(private readonly api: FakeSecretsApi) {}
 
   /** Looked up in the workload's namespace, so a Job writing elsewhere fails here. */
   value(workload: K8sObject, name: string, key: string): string {
-    const value = this.secrets.get(`${workload.metadata.namespace}/${name}`)?.[key];
+    const value = this.api.data(workload.metadata.namespace, name)?.[key];
     if (value === undefined) throw new Error(`no key ${key} in Secret ${name}`);
     return value;
   }
@@ -236,13 +109,12 @@ async function runSecretsJob(objects: K8sObject[], workDir: string): Promise<Cre
       K8S_TOKEN_FILE: tokenFile,
       PYTHONDONTWRITEBYTECODE: '1',
     };
-    // asynchronous: a synchronous child would block the in-process API double
-    const result = await run(interpreter, [scriptFile], env);
+    const result = await run(interpreter, [scriptFile], { env, timeoutMs: COMMAND_MS });
     expect(result).toMatchObject({ code: 0, stderr: '' });
   } finally {
     await api.stop();
   }
-  return new CreatedSecrets(api.secrets);
+  return new CreatedSecrets(api);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -365,8 +237,9 @@ beforeAll(async () => {
     '--appendonly', 'no', '--dir', workDir];
   redisPassword = podEnv.REGISTRY_REDIS_PASSWORD;
   if (redisPassword) redisArgs.push('--requirepass', redisPassword);
-  redis = startDaemon('redis-server', 'redis-server', redisArgs, env);
-  await waitUntil(redis, async () => (await redisCli(['ping'])).stdout.trim() === 'PONG');
+  redis = startDaemon('redis-server', 'redis-server', redisArgs, { env });
+  await waitUntil(redis, async () => (await redisCli(['ping'])).stdout.trim() === 'PONG',
+    { timeoutMs: STARTUP_MS });
 
   // only what must differ on a test machine: paths, and ports on 127.0.0.1
   const port = await freePort();
@@ -382,11 +255,11 @@ beforeAll(async () => {
   registryHost = `127.0.0.1:${port}`;
   registryUrl = `http://${registryHost}`;
   registry = startDaemon('docker-registry', 'docker-registry', ['serve', configFile],
-    { ...env, ...podEnv });
+    { env: { ...env, ...podEnv } });
   // the pod's startup probe asks for / too
   await waitUntil(registry, async () => (await fetch(`${registryUrl}/`, {
     signal: AbortSignal.timeout(1_000),
-  })).status === 200);
+  })).status === 200, { timeoutMs: STARTUP_MS });
   startupLog = registry.output();
 
   image = buildOciImage(path.join(workDir, 'image'));
@@ -398,9 +271,11 @@ afterAll(async () => {
   if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
 });
 
-function redisCli(args: string[]): Promise<Run> {
-  return run('redis-cli', ['-h', '127.0.0.1', '-p', String(redisPort), ...args],
-    redisPassword ? { ...env, REDISCLI_AUTH: redisPassword } : env);
+function redisCli(args: string[]): Promise<RunResult> {
+  return run('redis-cli', ['-h', '127.0.0.1', '-p', String(redisPort), ...args], {
+    env: redisPassword ? { ...env, REDISCLI_AUTH: redisPassword } : env,
+    timeoutMs: COMMAND_MS,
+  });
 }
 
 function basicAuth(name: string, secret: string): Record<string, string> {
@@ -411,11 +286,12 @@ function getV2(headers: Record<string, string> = {}): Promise<Response> {
   return fetch(`${registryUrl}/v2/`, { headers, signal: AbortSignal.timeout(5_000) });
 }
 
-function skopeo(args: string[]): Promise<Run> {
+function skopeo(args: string[]): Promise<RunResult> {
   const policy = path.join(workDir, 'policy.json');
   // signature policy is not under test; the machine's own policy must not decide the outcome
   fs.writeFileSync(policy, JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
-  return run('skopeo', ['--policy', policy, '--command-timeout', '30s', ...args], env);
+  return run('skopeo', ['--policy', policy, '--command-timeout', '30s', ...args],
+    { env, timeoutMs: COMMAND_MS });
 }
 
 test('starts with the redis blob cache and the http secret from env, without warnings', () => {
@@ -444,7 +320,7 @@ test('accepts /v2/ with the credential core is given', async () => {
 
 describe('after skopeo pushed an image', () => {
   const reference = () => `docker://${registryHost}/${REPOSITORY}:${TAG}`;
-  let push: Run;
+  let push: RunResult;
 
   beforeAll(async () => {
     push = await skopeo(['copy', '--preserve-digests', '--dest-tls-verify=false',
