@@ -9,7 +9,10 @@ for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' \
     || missing+=("$package")
 done
-[ "${#missing[@]}" -eq 0 ] && exit 0
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "test tools present: ${packages[*]}"
+  exit 0
+fi
 
 sudo=''
 [ "$(id -u)" -eq 0 ] || sudo='sudo'
@@ -25,3 +28,4 @@ fi
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 [ -z "$created_policy" ] || $sudo rm -f "$policy"
+echo "installed: ${missing[*]}"

@@ -6,31 +6,16 @@ import { expectValidObjects, loadYamlDir } from './support/schema';
 
 const ROOT = path.join(__dirname, '..');
 
-// Another cdk8s app, outside this repository, that installs the packed library and composes
-// its constructs the way the README shows.
-const CONSUMER = `
-const { App, Chart } = require('cdk8s');
-const harbor = require('cdk8s-harbor');
-
-const app = new App({ outdir: process.argv[2] });
-const chart = new Chart(app, 'registry', { namespace: 'registry' });
-const ca = new harbor.SelfSignedCa(chart, 'Ca', { name: 'registry-ca' });
-const h = new harbor.Harbor(chart, 'Harbor', {
-  instance: 'hub',
-  host: 'hub.example.test',
-  tls: harbor.HarborTls.fromIssuer(ca.issuer),
-  caBundle: ca.caBundle,
-  registryStorage: { storageClassName: 'nfs-csi', size: '20Gi', accessMode: 'ReadWriteMany' },
-  nfsStorageClasses: ['nfs-csi'],
-  database: harbor.HarborDatabase.internal({ storage: { storageClassName: 'standard', size: '5Gi' } }),
-  redis: harbor.HarborRedis.internal({ storage: { storageClassName: 'standard', size: '1Gi' } }),
-});
-app.synth();
-console.log(h.externalUrl);
-`;
+/** The TypeScript example of the README's section on using the constructs. */
+function readmeExample(): string {
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf-8');
+  const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
+  expect(blocks).toHaveLength(1);
+  return blocks[0];
+}
 
 describe('the npm package', () => {
-  test('installs into another cdk8s app and synthesizes there', () => {
+  test('runs the README example in another cdk8s app', () => {
     const work = fs.mkdtempSync(path.join(os.tmpdir(), 'harbor-pack-'));
     try {
       const packed = execFileSync('npm', ['pack', '--silent', '--pack-destination', work],
@@ -38,19 +23,33 @@ describe('the npm package', () => {
       const installed = path.join(work, 'app', 'node_modules', 'cdk8s-harbor');
       fs.mkdirSync(installed, { recursive: true });
       execFileSync('tar', ['-xzf', path.join(work, packed), '-C', installed, '--strip-components=1']);
-      fs.writeFileSync(path.join(work, 'app', 'main.js'), CONSUMER);
+      fs.writeFileSync(path.join(work, 'app', 'main.ts'), readmeExample());
+      // type-check the example as a user's strict project would, against the packed typings
+      fs.writeFileSync(path.join(work, 'app', 'tsconfig.json'), JSON.stringify({
+        compilerOptions: {
+          strict: true, noEmit: true, skipLibCheck: true, module: 'commonjs', target: 'ES2022',
+          types: [], baseUrl: '.', paths: { '*': [path.join(ROOT, 'node_modules', '*')] },
+        },
+        files: ['main.ts'],
+      }));
+      execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'),
+        '-p', 'tsconfig.json'], { cwd: path.join(work, 'app'), encoding: 'utf-8' });
+      execFileSync(path.join(ROOT, 'node_modules', '.bin', 'esbuild'), ['main.ts', '--bundle',
+        '--platform=node', '--packages=external', '--outfile=main.js', '--log-level=warning',
+        '--tsconfig-raw={}'],
+      { cwd: path.join(work, 'app') });
 
-      // the library's own dependencies come from this checkout, as npm would install them
-      const output = execFileSync(process.execPath, ['main.js', path.join(work, 'dist')], {
+      // the peer dependencies come from this checkout, as the consumer's own install would
+      execFileSync(process.execPath, ['main.js'], {
         cwd: path.join(work, 'app'),
         env: { ...process.env, NODE_PATH: path.join(ROOT, 'node_modules') },
         encoding: 'utf-8',
       });
 
-      expect(output.trim()).toBe('https://hub.example.test');
       expect(fs.existsSync(path.join(installed, 'lib', 'harbor', 'scripts', 'ensure-secrets.py'))).toBe(true);
-      const objects = loadYamlDir(path.join(work, 'dist'));
-      expect(objects.map((o) => o.metadata.name)).toEqual(expect.arrayContaining(['hub-core', 'registry-ca']));
+      const objects = loadYamlDir(path.join(work, 'app', 'dist'));
+      expect(objects.map((o) => o.metadata.name))
+        .toEqual(expect.arrayContaining(['harbor-core', 'registry-ca', 'harbor-tls']));
       expect(objects.filter((o) => o.kind === 'Job')[0].metadata.namespace).toBe('registry');
       expectValidObjects(objects);
     } finally {

@@ -166,8 +166,12 @@ function describe(issue: z.core.$ZodIssue, input: unknown): string {
   switch (issue.code) {
     case 'unrecognized_keys': {
       const prefix = issue.path.length > 0 ? `${field}.` : '';
-      return issue.keys.map((key) => `${prefix}${key}: unknown key; remove it or check its`
-        + ' spelling against the README').join('\n');
+      const section = valueAt(input, issue.path);
+      const type = isObject(section) && typeof section.type === 'string' ? section.type : undefined;
+      const hint = type
+        ? `is not a setting of ${field} with type ${show(type)}; remove it or change the type`
+        : 'remove it or check its spelling against the README';
+      return issue.keys.map((key) => `${prefix}${key}: unknown key; ${hint}`).join('\n');
     }
     case 'invalid_union':
       if ('options' in issue && Array.isArray(issue.options)) {

@@ -5,6 +5,7 @@ import { LogLevel, SecretKeyRef } from '../harbor/common';
 import { HarborDatabase, DatabaseSslMode } from '../harbor/database';
 import { Harbor } from '../harbor/harbor';
 import { HarborTls } from '../harbor/ingress';
+import { AccessMode } from '../harbor/persistence';
 import { HarborRedis } from '../harbor/redis';
 import { TrivySeverity } from '../harbor/trivy';
 import { IssuerKind } from '../pki/issuer-ref';
@@ -18,7 +19,7 @@ export interface Stack {
   readonly ca?: SelfSignedCa;
 }
 
-const accessMode = (mode?: string) => mode as kplus.PersistentVolumeAccessMode | undefined;
+const accessMode = (mode?: string) => mode as AccessMode | undefined;
 
 /**
  * Composes the whole platform from a validated configuration. Charts depend on each other in
@@ -30,11 +31,22 @@ export function buildStack(config: HarborConfig, outdir: string): Stack {
 
   const base = new Chart(app, 'namespace', { disableResourceNameHashes: true });
   new kplus.Namespace(base, 'Namespace', {
-    metadata: { name: namespace, labels: { 'app.kubernetes.io/part-of': 'harbor' } },
+    metadata: {
+      name: namespace,
+      labels: { 'app.kubernetes.io/part-of': 'harbor' },
+      // deleting the Argo CD Application must not take the data claims and Secrets with it
+      annotations: { 'argocd.argoproj.io/sync-options': 'Delete=false' },
+    },
   });
 
-  const pki = new Chart(app, 'pki', { namespace, disableResourceNameHashes: true });
-  pki.addDependency(base);
+  // the issuers get a file of their own only when there are any, so no file is ever empty
+  let chart: Chart = base;
+  const pki = () => {
+    const pkiChart = new Chart(app, 'pki', { namespace, disableResourceNameHashes: true });
+    pkiChart.addDependency(base);
+    chart = pkiChart;
+    return pkiChart;
+  };
   let ca: SelfSignedCa | undefined;
   let tls: HarborTls;
   let caBundle: SecretKeyRef | undefined = config.caBundle;
@@ -44,7 +56,7 @@ export function buildStack(config: HarborConfig, outdir: string): Stack {
         throw new ConfigurationError('configuration', ['caBundle: with tls.type selfSigned Harbor'
           + ' trusts the self-signed root; remove caBundle or choose tls.type issuer or secret']);
       }
-      ca = new SelfSignedCa(pki, 'SelfSignedCa', {
+      ca = new SelfSignedCa(pki(), 'SelfSignedCa', {
         name: `${config.instance}-ca`,
         commonName: config.tls.ca?.commonName,
         organization: config.tls.ca?.organization,
@@ -62,12 +74,12 @@ export function buildStack(config: HarborConfig, outdir: string): Stack {
       break;
   }
 
-  const chart = new Chart(app, 'harbor', { namespace, disableResourceNameHashes: true });
-  chart.addDependency(pki);
+  const harborChart = new Chart(app, 'harbor', { namespace, disableResourceNameHashes: true });
+  harborChart.addDependency(chart);
   const db = config.database;
   const redis = config.redis;
   const trivy = config.trivy;
-  const harbor = new Harbor(chart, 'Harbor', {
+  const harbor = new Harbor(harborChart, 'Harbor', {
     instance: config.instance,
     host: config.host,
     port: config.port,

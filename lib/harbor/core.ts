@@ -7,7 +7,7 @@ import {
 } from './common';
 import { ComponentResources, resourcesOf } from './resources';
 import {
-  Component, componentDeployment, componentService, harborContainer, labelsOf,
+  Component, componentDeployment, componentService, harborContainer, labelsOf, rollOnChange,
 } from '../private/component';
 import { httpProbe } from '../private/workload';
 
@@ -85,6 +85,9 @@ export class HarborCore extends Construct {
         POSTGRESQL_MAX_OPEN_CONNS: String(db.maxOpenConnections),
         LOG_LEVEL: logLevel,
         QUOTA_UPDATE_PROVIDER: 'db',
+        // without these lists Harbor offers no endpoint type for replication or proxy caches
+        REPLICATION_ADAPTER_WHITELIST: REPLICATION_ADAPTERS.join(','),
+        PERMITTED_REGISTRY_TYPES_FOR_PROXY_CACHE: PROXY_CACHE_TYPES.join(','),
         NO_PROXY: noProxy(endpoints),
         METRIC_ENABLE: 'false',
       },
@@ -137,6 +140,7 @@ export class HarborCore extends Construct {
         readiness: httpProbe('/api/v2.0/ping', CORE_PORT, { period: 10, failureThreshold: 2 }),
       })],
     });
+    rollOnChange(this.deployment, this.config, env);
     this.service = componentService(this, component, endpoints.coreService,
       [{ name: 'http-web', port: 80, targetPort: CORE_PORT }]);
   }
@@ -147,5 +151,17 @@ export const HARBOR_UID = 10000;
 
 /** The registry's basic-auth user; core and jobservice log in with it. */
 export const REGISTRY_USER = 'harbor_registry_user';
+
+/** Registry types Harbor can replicate to and from. */
+export const REPLICATION_ADAPTERS = [
+  'ali-acr', 'aws-ecr', 'azure-acr', 'docker-hub', 'docker-registry', 'github-ghcr', 'google-gcr',
+  'harbor', 'huawei-SWR', 'jfrog-artifactory', 'tencent-tcr', 'volcengine-cr',
+];
+
+/** Registry types a proxy-cache project may front. */
+export const PROXY_CACHE_TYPES = [
+  'docker-hub', 'harbor', 'azure-acr', 'ali-acr', 'aws-ecr', 'google-gcr', 'docker-registry',
+  'github-ghcr', 'jfrog-artifactory',
+];
 
 const CORE_RESOURCES: ComponentResources = { cpu: '100m', memory: '256Mi', memoryLimit: '1Gi' };

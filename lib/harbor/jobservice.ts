@@ -9,7 +9,7 @@ import {
 import { HARBOR_UID, REGISTRY_USER } from './core';
 import { ComponentResources, resourcesOf } from './resources';
 import {
-  Component, componentDeployment, componentService, harborContainer, labelsOf,
+  Component, componentDeployment, componentService, harborContainer, labelsOf, rollOnChange,
 } from '../private/component';
 import { httpProbe } from '../private/workload';
 
@@ -125,6 +125,7 @@ export class HarborJobservice extends Construct {
         readiness: httpProbe('/api/v1/stats', JOBSERVICE_PORT, { period: 10 }),
       })],
     });
+    rollOnChange(this.deployment, this.config);
     this.service = componentService(this, component, endpoints.jobserviceService,
       [{ name: 'http-jobservice', port: 80, targetPort: JOBSERVICE_PORT }]);
   }

@@ -2,6 +2,14 @@ import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { sizeOf } from './resources';
 
+/** How many nodes may mount a volume at once. */
+export enum AccessMode {
+  /** One node; a workload on it runs one replica and is replaced by recreation. */
+  READ_WRITE_ONCE = 'ReadWriteOnce',
+  /** Many nodes, as NFS allows; needed for more than one registry replica. */
+  READ_WRITE_MANY = 'ReadWriteMany',
+}
+
 /** Where one Harbor component keeps its data. */
 export interface PersistenceProps {
   /** @see https://kubernetes.io/docs/concepts/storage/storage-classes/ */
@@ -10,8 +18,8 @@ export interface PersistenceProps {
   /** Requested size, e.g. `50Gi`. NFS provisioners do not enforce it. */
   readonly size: string;
 
-  /** @default PersistentVolumeAccessMode.READ_WRITE_ONCE */
-  readonly accessMode?: kplus.PersistentVolumeAccessMode;
+  /** @default AccessMode.READ_WRITE_ONCE */
+  readonly accessMode?: AccessMode;
 }
 
 /**
@@ -32,12 +40,14 @@ export function dataClaim(
       annotations: { 'argocd.argoproj.io/sync-options': 'Prune=false,Delete=false' },
     },
     storageClassName: props.storageClassName,
-    accessModes: [props.accessMode ?? kplus.PersistentVolumeAccessMode.READ_WRITE_ONCE],
+    // the two enums share their values, the upstream strings
+    accessModes: [(props.accessMode ?? AccessMode.READ_WRITE_ONCE) as string as
+      kplus.PersistentVolumeAccessMode],
     storage: sizeOf(props.size, `${field}.size`),
     volumeMode: kplus.PersistentVolumeMode.FILE_SYSTEM,
   });
 }
 
 export function isShared(props: PersistenceProps): boolean {
-  return props.accessMode === kplus.PersistentVolumeAccessMode.READ_WRITE_MANY;
+  return props.accessMode === AccessMode.READ_WRITE_MANY;
 }

@@ -4,7 +4,7 @@ import { HarborComponentProps } from './common';
 import { HARBOR_UID } from './core';
 import { ComponentResources, resourcesOf } from './resources';
 import {
-  Component, componentDeployment, componentService, harborContainer, labelsOf,
+  Component, componentDeployment, componentService, harborContainer, labelsOf, rollOnChange,
 } from '../private/component';
 import { httpProbe } from '../private/workload';
 
@@ -63,6 +63,7 @@ export class HarborPortal extends Construct {
         readiness: httpProbe('/', PORTAL_PORT, { period: 10 }),
       })],
     });
+    rollOnChange(this.deployment, this.config);
     this.service = componentService(this, component, props.endpoints.portalService,
       [{ name: 'http-web', port: 80, targetPort: PORTAL_PORT }]);
   }

@@ -9,7 +9,7 @@ import { HARBOR_UID } from './core';
 import { PersistenceProps, dataClaim, isShared } from './persistence';
 import { ComponentResources, resourcesOf } from './resources';
 import {
-  Component, componentDeployment, componentService, harborContainer, labelsOf,
+  Component, componentDeployment, componentService, harborContainer, labelsOf, rollOnChange,
 } from '../private/component';
 import { httpProbe } from '../private/workload';
 
@@ -133,6 +133,7 @@ export class HarborRegistry extends Construct {
         }),
       ],
     });
+    rollOnChange(this.deployment, this.config);
     this.service = componentService(this, component, props.endpoints.registryService, [
       { name: 'http-registry', port: REGISTRY_PORT, targetPort: REGISTRY_PORT },
       { name: 'http-controller', port: REGISTRYCTL_PORT, targetPort: REGISTRYCTL_PORT },
