@@ -44,12 +44,15 @@ function main(): void {
     const files = fs.readdirSync(outdir).sort();
     const objects = stack.app.charts.reduce((sum, chart) => sum + chart.toJson().length, 0);
     const generated = stack.harbor.secrets.generated;
-    console.log(`wrote ${objects} objects in ${files.length} files to ${path.relative(process.cwd(), outdir) || '.'}/`
-      + ` (${configFile ? `config ${configFile}` : 'built-in non-production profile'})`);
+    const where = path.relative(process.cwd(), outdir) || '.';
+    const source = configFile ? `config ${configFile}` : 'built-in non-production profile';
+    console.log(`wrote ${objects} objects in ${files.length} files to ${where}/ (${source})`);
     console.log(`  Harbor ${stack.harbor.images.version} at ${stack.harbor.externalUrl}`);
-    console.log(generated.length > 0
-      ? `  secrets created in the cluster by Job: ${generated.join(', ')}`
-      : '  secrets: all supplied as existing Secrets');
+    console.log(
+      generated.length > 0
+        ? `  secrets created in the cluster by Job: ${generated.join(', ')}`
+        : '  secrets: all supplied as existing Secrets',
+    );
   } finally {
     fs.rmSync(staging, { recursive: true, force: true });
   }

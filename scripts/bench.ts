@@ -17,11 +17,19 @@ function median(values: number[]): number {
 
 function timeProfile(config: string | undefined): number {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'harbor-bench-'));
-  const args = [path.join(ROOT, 'build', 'main.js'), '--out', out, ...(config ? ['--config', config] : [])];
+  const args = [
+    path.join(ROOT, 'build', 'main.js'),
+    '--out',
+    out,
+    ...(config ? ['--config', config] : []),
+  ];
   const times: number[] = [];
   for (let i = 0; i < RUNS; i++) {
     const start = process.hrtime.bigint();
-    const result = spawnSync(process.execPath, args, { cwd: ROOT, env: { ...process.env, HARBOR_CONFIG: '' } });
+    const result = spawnSync(process.execPath, args, {
+      cwd: ROOT,
+      env: { ...process.env, HARBOR_CONFIG: '' },
+    });
     if (result.status !== 0) throw new Error(`synth failed: ${result.stderr}`);
     times.push(Number(process.hrtime.bigint() - start) / 1e6);
   }
@@ -35,13 +43,18 @@ function synthInstances(count: number): number {
     const start = process.hrtime.bigint();
     const app = new App({ outdir: os.tmpdir() });
     for (let i = 0; i < count; i++) {
-      const chart = new Chart(app, `h${i}`, { namespace: `harbor-${i}`, disableResourceNameHashes: true });
+      const chart = new Chart(app, `h${i}`, {
+        namespace: `harbor-${i}`,
+        disableResourceNameHashes: true,
+      });
       new Harbor(chart, 'Harbor', {
         instance: `h${i}`,
         host: `h${i}.example.test`,
         tls: HarborTls.fromIssuer({ name: 'ca', kind: IssuerKind.CLUSTER_ISSUER }),
         registryStorage: { storageClassName: 'nfs-csi', size: '10Gi' },
-        database: HarborDatabase.internal({ storage: { storageClassName: 'standard', size: '1Gi' } }),
+        database: HarborDatabase.internal({
+          storage: { storageClassName: 'standard', size: '1Gi' },
+        }),
         redis: HarborRedis.internal({ storage: { storageClassName: 'standard', size: '1Gi' } }),
         trivy: { storage: { storageClassName: 'standard', size: '1Gi' } },
       });
@@ -67,6 +80,8 @@ let base = 0;
 for (const count of [1, 10, 50]) {
   const ms = synthInstances(count);
   if (count === 1) base = ms;
-  console.log(`  ${String(count).padStart(3)} instances  ${ms.toFixed(0).padStart(6)} ms`
-    + `  ${(ms / count).toFixed(1)} ms each  ${(ms / base / count).toFixed(2)}x linear`);
+  console.log(
+    `  ${String(count).padStart(3)} instances  ${ms.toFixed(0).padStart(6)} ms` +
+      `  ${(ms / count).toFixed(1)} ms each  ${(ms / base / count).toFixed(2)}x linear`,
+  );
 }

@@ -201,8 +201,10 @@ function shareRepeatedSubschemas(kinds) {
     }
   };
   // the validator replaces the root's metadata, so it must stay in place
-  const rootChildren = (schema) => structuralChildren(schema)
-    .filter(([name, parent]) => parent !== schema.properties || name !== 'metadata');
+  const rootChildren = (schema) =>
+    structuralChildren(schema).filter(
+      ([name, parent]) => parent !== schema.properties || name !== 'metadata',
+    );
   for (const key of keys) count(kinds[key].schema);
 
   const definitions = {};
@@ -231,7 +233,10 @@ function shareRepeatedSubschemas(kinds) {
     const schema = kinds[key].schema;
     share(schema, key.replace(/\//g, '.'), rootChildren(schema));
   }
-  return inlineSingleUse(definitions, keys.map((key) => kinds[key].schema));
+  return inlineSingleUse(
+    definitions,
+    keys.map((key) => kinds[key].schema),
+  );
 }
 
 // A subtree that only repeats inside a shared parent ends up referenced once; put it back.

@@ -23,7 +23,9 @@ function requireCli(relative) {
 
 async function main() {
   if (!fs.existsSync(path.join(shared, 'schemas', 'k8s'))) {
-    throw new Error(`no schemas at ${shared}/schemas/k8s: set HARBOR_SHARED_DIR to the shared folder`);
+    throw new Error(
+      `no schemas at ${shared}/schemas/k8s: set HARBOR_SHARED_DIR to the shared folder`,
+    );
   }
 
   const util = requireCli('util.js');
@@ -31,7 +33,10 @@ async function main() {
   util.download = async (url) => {
     const match = /kubernetes-schemas\/v(\d+\.\d+\.\d+)\/_definitions\.json$/.exec(url);
     if (!match) return download(url);
-    return fs.readFileSync(path.join(shared, 'schemas', 'k8s', `v${match[1]}`, '_definitions.json'), 'utf-8');
+    return fs.readFileSync(
+      path.join(shared, 'schemas', 'k8s', `v${match[1]}`, '_definitions.json'),
+      'utf-8',
+    );
   };
 
   const { importDispatch } = requireCli('import/dispatch.js');
@@ -42,11 +47,15 @@ async function main() {
   ];
   const outdir = path.join(root, 'imports');
   fs.rmSync(outdir, { recursive: true, force: true });
-  await importDispatch(specs, {}, {
-    outdir,
-    targetLanguage: Language.TYPESCRIPT,
-    save: false,
-  });
+  await importDispatch(
+    specs,
+    {},
+    {
+      outdir,
+      targetLanguage: Language.TYPESCRIPT,
+      save: false,
+    },
+  );
 }
 
 main().catch((err) => {

@@ -8,8 +8,12 @@ import { expectValidObjects, loadYamlDir } from './support/schema';
 const DIST = path.join(__dirname, '..', 'dist');
 
 function readTree(dir: string): Record<string, string> {
-  return Object.fromEntries(fs.readdirSync(dir).sort()
-    .map((file) => [file, fs.readFileSync(path.join(dir, file), 'utf-8')]));
+  return Object.fromEntries(
+    fs
+      .readdirSync(dir)
+      .sort()
+      .map((file) => [file, fs.readFileSync(path.join(dir, file), 'utf-8')]),
+  );
 }
 
 describe('dist/', () => {
@@ -41,11 +45,21 @@ describe('dist/', () => {
   test('holds the whole Harbor stack', () => {
     const kinds = loadYamlDir(DIST).map((o) => `${o.kind}/${o.metadata.name}`);
 
-    expect(kinds).toEqual(expect.arrayContaining([
-      'Namespace/harbor', 'Issuer/harbor-ca', 'Certificate/harbor-tls', 'Ingress/harbor',
-      'Deployment/harbor-core', 'Deployment/harbor-portal', 'Deployment/harbor-registry',
-      'Deployment/harbor-jobservice', 'StatefulSet/harbor-trivy', 'StatefulSet/harbor-database',
-      'StatefulSet/harbor-redis', 'PersistentVolumeClaim/harbor-registry',
-    ]));
+    expect(kinds).toEqual(
+      expect.arrayContaining([
+        'Namespace/harbor',
+        'Issuer/harbor-ca',
+        'Certificate/harbor-tls',
+        'Ingress/harbor',
+        'Deployment/harbor-core',
+        'Deployment/harbor-portal',
+        'Deployment/harbor-registry',
+        'Deployment/harbor-jobservice',
+        'StatefulSet/harbor-trivy',
+        'StatefulSet/harbor-database',
+        'StatefulSet/harbor-redis',
+        'PersistentVolumeClaim/harbor-registry',
+      ]),
+    );
   });
 });

@@ -173,11 +173,29 @@ function decoded(secret: StoredSecret | undefined, key: string): Buffer {
 function selfSignedCert(): TlsFiles {
   const dir = fs.mkdtempSync(path.join(workDir, 'tls-'));
   const files = { key: path.join(dir, 'tls.key'), cert: path.join(dir, 'tls.crt') };
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
-    '-subj', '/CN=kubernetes', '-addext', 'subjectAltName=IP:127.0.0.1', '-days', '1',
-    '-keyout', files.key, '-out', files.cert,
-  ], { stdio: 'pipe' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-subj',
+      '/CN=kubernetes',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-days',
+      '1',
+      '-keyout',
+      files.key,
+      '-out',
+      files.cert,
+    ],
+    { stdio: 'pipe' },
+  );
   return files;
 }
 
@@ -313,9 +331,11 @@ test('a pre-existing Secret is kept and only the missing ones are created', asyn
   const result = await runScript(api, apiUrl);
 
   expect(result.code).toBe(0);
-  expect(lines(result.stdout)).toEqual(SECRET_NAMES.map((n) => (
-    n === 'harbor-core' ? `kept existing secret ${n}` : `created secret ${n}`
-  )));
+  expect(lines(result.stdout)).toEqual(
+    SECRET_NAMES.map((n) =>
+      n === 'harbor-core' ? `kept existing secret ${n}` : `created secret ${n}`,
+    ),
+  );
   expect(api.get(NAMESPACE, 'harbor-core')).toEqual(existing);
   expect(api.names()).toEqual([...SECRET_NAMES].sort());
 });

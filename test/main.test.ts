@@ -15,8 +15,12 @@ function run(args: string[], env: Record<string, string> = {}) {
 }
 
 function tree(dir: string): Record<string, string> {
-  return Object.fromEntries(fs.readdirSync(dir).sort()
-    .map((file) => [file, fs.readFileSync(path.join(dir, file), 'utf-8')]));
+  return Object.fromEntries(
+    fs
+      .readdirSync(dir)
+      .sort()
+      .map((file) => [file, fs.readFileSync(path.join(dir, file), 'utf-8')]),
+  );
 }
 
 describe('the synth command', () => {
@@ -24,8 +28,18 @@ describe('the synth command', () => {
 
   beforeAll(() => {
     // the same bundle `npm run synth` runs, under another name so a parallel synth is unharmed
-    execFileSync(path.join(ROOT, 'node_modules', '.bin', 'esbuild'), ['main.ts', '--bundle',
-      '--platform=node', '--target=node20', `--outfile=${BUNDLE}`, '--log-level=warning'], { cwd: ROOT });
+    execFileSync(
+      path.join(ROOT, 'node_modules', '.bin', 'esbuild'),
+      [
+        'main.ts',
+        '--bundle',
+        '--platform=node',
+        '--target=node20',
+        `--outfile=${BUNDLE}`,
+        '--log-level=warning',
+      ],
+      { cwd: ROOT },
+    );
   });
 
   beforeEach(() => {
@@ -42,7 +56,11 @@ describe('the synth command', () => {
     const result = run(['--out', out]);
 
     expect(result.status).toBe(0);
-    expect(Object.keys(tree(out))).toEqual(['0000-namespace.k8s.yaml', '0001-pki.k8s.yaml', '0002-harbor.k8s.yaml']);
+    expect(Object.keys(tree(out))).toEqual([
+      '0000-namespace.k8s.yaml',
+      '0001-pki.k8s.yaml',
+      '0002-harbor.k8s.yaml',
+    ]);
     expect(result.stdout).toMatch(/wrote \d+ objects in 3 files/);
     expect(result.stdout).toMatch(/Harbor v2\.15\.2 at https:\/\/harbor\.example\.test/);
     expect(result.stdout).toMatch(/secrets created in the cluster by Job: .*harbor-secret-key/);

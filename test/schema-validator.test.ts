@@ -86,9 +86,13 @@ describe('validateObjects', () => {
     const obj = deployment();
     delete obj.spec.template.spec.containers[0].name;
 
-    expect(validateObjects([obj])).toEqual(['1.27', '1.36'].map((version) =>
-      `k8s ${version}: Deployment harbor/harbor-core: ` +
-        '/spec/template/spec/containers/0/name: missing required field'));
+    expect(validateObjects([obj])).toEqual(
+      ['1.27', '1.36'].map(
+        (version) =>
+          `k8s ${version}: Deployment harbor/harbor-core: ` +
+          '/spec/template/spec/containers/0/name: missing required field',
+      ),
+    );
   });
 
   test('wrong types and enum values are reported', () => {

@@ -8,7 +8,11 @@ describe('shell scripts', () => {
     const scripts = ['.ci/run', 'scripts/install-test-tools.sh'];
 
     // shellcheck exits non-zero and prints each finding when a script has one
-    expect(() => execFileSync('shellcheck', ['--severity=style', ...scripts], { cwd: ROOT, encoding: 'utf-8' }))
-      .not.toThrow();
+    expect(() =>
+      execFileSync('shellcheck', ['--severity=style', ...scripts], {
+        cwd: ROOT,
+        encoding: 'utf-8',
+      }),
+    ).not.toThrow();
   });
 });

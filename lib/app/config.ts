@@ -4,10 +4,16 @@ import { z } from 'zod';
 import { DEFAULT_CONFIG } from './profile';
 import { ConfigurationError, show } from '../private/validation';
 
-const name = z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/,
-  'must be a Kubernetes object name (lowercase letters, digits, \'-\' and \'.\')');
+const name = z
+  .string()
+  .regex(
+    /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/,
+    "must be a Kubernetes object name (lowercase letters, digits, '-' and '.')",
+  );
 const size = z.string().regex(/^[1-9]\d*(Mi|Gi)$/, 'must be a size like "512Mi" or "50Gi"');
-const duration = z.string().regex(/^[1-9]\d*(h|m)$/, 'must be whole hours ("2160h") or minutes ("90m")');
+const duration = z
+  .string()
+  .regex(/^[1-9]\d*(h|m)$/, 'must be whole hours ("2160h") or minutes ("90m")');
 const port = z.number().int().min(1).max(65535);
 const replicas = z.number().int().min(1).max(20);
 const secretKeyRef = z.strictObject({ name, key: z.string().min(1) });
@@ -27,11 +33,13 @@ const resources = z.strictObject({
 const tls = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('selfSigned'),
-    ca: z.strictObject({
-      commonName: z.string().min(1).max(64).optional(),
-      organization: z.string().min(1).optional(),
-      duration: duration.optional(),
-    }).optional(),
+    ca: z
+      .strictObject({
+        commonName: z.string().min(1).max(64).optional(),
+        organization: z.string().min(1).optional(),
+        duration: duration.optional(),
+      })
+      .optional(),
     duration: duration.optional(),
     renewBefore: duration.optional(),
   }),
@@ -86,7 +94,10 @@ const trivy = z.strictObject({
   storage,
   allowNfs: z.boolean().optional(),
   ignoreUnfixed: z.boolean().optional(),
-  severities: z.array(z.enum(['UNKNOWN', 'LOW', 'MEDIUM', 'HIGH', 'CRITICAL'])).min(1).optional(),
+  severities: z
+    .array(z.enum(['UNKNOWN', 'LOW', 'MEDIUM', 'HIGH', 'CRITICAL']))
+    .min(1)
+    .optional(),
   resources: resources.optional(),
 });
 
@@ -175,13 +186,17 @@ function describe(issue: z.core.$ZodIssue, input: unknown): string {
     }
     case 'invalid_union':
       if ('options' in issue && Array.isArray(issue.options)) {
-        return `${field}: ${show(valueAt(input, issue.path))} is not allowed; use one of`
-          + ` ${issue.options.map((o) => show(o)).join(', ')}`;
+        return (
+          `${field}: ${show(valueAt(input, issue.path))} is not allowed; use one of` +
+          ` ${issue.options.map((o) => show(o)).join(', ')}`
+        );
       }
       return `${field}: ${show(valueAt(input, issue.path))} does not match any allowed form`;
     case 'invalid_value':
-      return `${field}: ${show(valueAt(input, issue.path))} is not allowed; use one of`
-        + ` ${issue.values.map((v) => show(v)).join(', ')}`;
+      return (
+        `${field}: ${show(valueAt(input, issue.path))} is not allowed; use one of` +
+        ` ${issue.values.map((v) => show(v)).join(', ')}`
+      );
     case 'invalid_type': {
       const value = valueAt(input, issue.path);
       const received = value === undefined ? 'missing' : `${show(value)} is a ${kindOf(value)}`;
@@ -221,16 +236,22 @@ export function loadConfig(file?: string): HarborConfig {
   try {
     text = fs.readFileSync(file, 'utf-8');
   } catch (err) {
-    throw new ConfigurationError(`configuration file ${file}`, [`cannot be read: ${(err as Error).message}`]);
+    throw new ConfigurationError(`configuration file ${file}`, [
+      `cannot be read: ${(err as Error).message}`,
+    ]);
   }
   const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (document.errors.length > 0) {
-    throw new ConfigurationError(`YAML in ${file}`, document.errors.map((e) => e.message));
+    throw new ConfigurationError(
+      `YAML in ${file}`,
+      document.errors.map((e) => e.message),
+    );
   }
   const override = (document.toJS() ?? {}) as Json;
   if (!isObject(override)) {
-    throw new ConfigurationError(`configuration file ${file}`,
-      ['(top level): must be a mapping of settings, like the files in examples/']);
+    throw new ConfigurationError(`configuration file ${file}`, [
+      '(top level): must be a mapping of settings, like the files in examples/',
+    ]);
   }
   return parseConfig(overlay(DEFAULT_CONFIG as unknown as Json, override), file);
 }

@@ -53,8 +53,10 @@ export function buildStack(config: HarborConfig, outdir: string): Stack {
   switch (config.tls.type) {
     case 'selfSigned':
       if (config.caBundle) {
-        throw new ConfigurationError('configuration', ['caBundle: with tls.type selfSigned Harbor'
-          + ' trusts the self-signed root; remove caBundle or choose tls.type issuer or secret']);
+        throw new ConfigurationError('configuration', [
+          'caBundle: with tls.type selfSigned Harbor' +
+            ' trusts the self-signed root; remove caBundle or choose tls.type issuer or secret',
+        ]);
       }
       ca = new SelfSignedCa(pki(), 'SelfSignedCa', {
         name: `${config.instance}-ca`,
@@ -67,7 +69,9 @@ export function buildStack(config: HarborConfig, outdir: string): Stack {
       break;
     case 'issuer':
       tls = HarborTls.fromIssuer(
-        { name: config.tls.name, kind: config.tls.kind as IssuerKind | undefined }, config.tls);
+        { name: config.tls.name, kind: config.tls.kind as IssuerKind | undefined },
+        config.tls,
+      );
       break;
     case 'secret':
       tls = HarborTls.fromSecret(config.tls.secretName);
@@ -86,21 +90,34 @@ export function buildStack(config: HarborConfig, outdir: string): Stack {
     tls,
     caBundle,
     images: config.images,
-    registryStorage: { ...config.registryStorage, accessMode: accessMode(config.registryStorage.accessMode) },
+    registryStorage: {
+      ...config.registryStorage,
+      accessMode: accessMode(config.registryStorage.accessMode),
+    },
     nfsStorageClasses: config.nfsStorageClasses,
-    database: db.type === 'internal'
-      ? HarborDatabase.internal({ ...db, storage: { ...db.storage, accessMode: accessMode(db.storage.accessMode) } })
-      : HarborDatabase.external({ ...db, sslMode: db.sslMode as DatabaseSslMode | undefined }),
-    redis: redis.type === 'internal'
-      ? HarborRedis.internal({ ...redis, storage: { ...redis.storage, accessMode: accessMode(redis.storage.accessMode) } })
-      : HarborRedis.external(redis),
-    trivy: trivy.enabled ? {
-      storage: { ...trivy.storage, accessMode: accessMode(trivy.storage.accessMode) },
-      allowNfs: trivy.allowNfs,
-      ignoreUnfixed: trivy.ignoreUnfixed,
-      severities: trivy.severities as TrivySeverity[] | undefined,
-      resources: trivy.resources,
-    } : undefined,
+    database:
+      db.type === 'internal'
+        ? HarborDatabase.internal({
+            ...db,
+            storage: { ...db.storage, accessMode: accessMode(db.storage.accessMode) },
+          })
+        : HarborDatabase.external({ ...db, sslMode: db.sslMode as DatabaseSslMode | undefined }),
+    redis:
+      redis.type === 'internal'
+        ? HarborRedis.internal({
+            ...redis,
+            storage: { ...redis.storage, accessMode: accessMode(redis.storage.accessMode) },
+          })
+        : HarborRedis.external(redis),
+    trivy: trivy.enabled
+      ? {
+          storage: { ...trivy.storage, accessMode: accessMode(trivy.storage.accessMode) },
+          allowNfs: trivy.allowNfs,
+          ignoreUnfixed: trivy.ignoreUnfixed,
+          severities: trivy.severities as TrivySeverity[] | undefined,
+          resources: trivy.resources,
+        }
+      : undefined,
     existingSecrets: config.existingSecrets,
     replicas: config.replicas,
     ingressClassName: config.ingressClassName,

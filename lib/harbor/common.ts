@@ -122,7 +122,9 @@ function childOf<T extends Construct>(scope: Construct, id: string, create: () =
 
 /** The Secret a reference names, as a cdk8s-plus handle. */
 export function secretOf(scope: Construct, name: string): kplus.ISecret {
-  return childOf(scope, `secret-${name}`, () => kplus.Secret.fromSecretName(scope, `secret-${name}`, name));
+  return childOf(scope, `secret-${name}`, () =>
+    kplus.Secret.fromSecretName(scope, `secret-${name}`, name),
+  );
 }
 
 /** An env var value read from a Secret key. */
@@ -137,12 +139,13 @@ export function secretFileVolume(
   ref: SecretKeyRef,
   path: string,
 ): kplus.Volume {
-  return childOf(scope, `volume-${volumeName}`, () => kplus.Volume.fromSecret(
-    scope, `volume-${volumeName}`, secretOf(scope, ref.name), {
+  return childOf(scope, `volume-${volumeName}`, () =>
+    kplus.Volume.fromSecret(scope, `volume-${volumeName}`, secretOf(scope, ref.name), {
       name: volumeName,
       items: { [ref.key]: { path } },
       defaultMode: 0o440,
-    }));
+    }),
+  );
 }
 
 /**
@@ -152,14 +155,26 @@ export function secretFileVolume(
 export function caBundleMount(scope: Construct, caBundle?: SecretKeyRef): kplus.VolumeMount[] {
   if (!caBundle) return [];
   const volume = secretFileVolume(scope, 'ca-bundle', caBundle, 'custom-ca.crt');
-  return [{ volume, path: '/harbor_cust_cert/custom-ca.crt', subPath: 'custom-ca.crt', readOnly: true }];
+  return [
+    { volume, path: '/harbor_cust_cert/custom-ca.crt', subPath: 'custom-ca.crt', readOnly: true },
+  ];
 }
 
 /** The proxy exclusions Harbor's components need so internal calls never leave the cluster. */
 export function noProxy(endpoints: HarborEndpoints): string {
   return [
-    endpoints.coreService, endpoints.portalService, endpoints.registryService,
-    endpoints.jobserviceService, endpoints.trivyService, endpoints.database.host,
-    endpoints.redis.host, '127.0.0.1', 'localhost', '.local', '.internal',
-  ].filter((entry): entry is string => entry !== undefined).join(',');
+    endpoints.coreService,
+    endpoints.portalService,
+    endpoints.registryService,
+    endpoints.jobserviceService,
+    endpoints.trivyService,
+    endpoints.database.host,
+    endpoints.redis.host,
+    '127.0.0.1',
+    'localhost',
+    '.local',
+    '.internal',
+  ]
+    .filter((entry): entry is string => entry !== undefined)
+    .join(',');
 }

@@ -2,12 +2,25 @@ import { Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
-  HarborComponentProps, LogLevel, REDIS_PASSWORD_ENV, RedisDatabase, SecretKeyRef,
-  caBundleMount, noProxy, redisUrl, secretEnv, secretFileVolume,
+  HarborComponentProps,
+  LogLevel,
+  REDIS_PASSWORD_ENV,
+  RedisDatabase,
+  SecretKeyRef,
+  caBundleMount,
+  noProxy,
+  redisUrl,
+  secretEnv,
+  secretFileVolume,
 } from './common';
 import { ComponentResources, resourcesOf } from './resources';
 import {
-  Component, componentDeployment, componentService, harborContainer, labelsOf, rollOnChange,
+  Component,
+  componentDeployment,
+  componentService,
+  harborContainer,
+  labelsOf,
+  rollOnChange,
 } from '../private/component';
 import { httpProbe } from '../private/workload';
 
@@ -44,7 +57,10 @@ export class HarborCore extends Construct {
     const name = `${props.instance}-core`;
     const endpoints = props.endpoints;
     const component: Component = {
-      instance: props.instance, component: 'core', version: props.images.version, uid: HARBOR_UID,
+      instance: props.instance,
+      component: 'core',
+      version: props.images.version,
+      uid: HARBOR_UID,
     };
     const labels = labelsOf(component);
     const logLevel = props.logLevel ?? LogLevel.INFO;
@@ -54,8 +70,15 @@ export class HarborCore extends Construct {
     this.config = new kplus.ConfigMap(this, 'Config', {
       metadata: { name, labels },
       data: {
-        'app.conf': ['appname = Harbor', 'runmode = prod', 'enablegzip = true', '',
-          '[prod]', `httpport = ${CORE_PORT}`, ''].join('\n'),
+        'app.conf': [
+          'appname = Harbor',
+          'runmode = prod',
+          'enablegzip = true',
+          '',
+          '[prod]',
+          `httpport = ${CORE_PORT}`,
+          '',
+        ].join('\n'),
       },
     });
     const env = new kplus.ConfigMap(this, 'Env', {
@@ -74,7 +97,8 @@ export class HarborCore extends Construct {
         REGISTRY_STORAGE_PROVIDER_NAME: 'filesystem',
         WITH_TRIVY: String(endpoints.trivyService !== undefined),
         ...(endpoints.trivyService
-          ? { TRIVY_ADAPTER_URL: `http://${endpoints.trivyService}:8080` } : {}),
+          ? { TRIVY_ADAPTER_URL: `http://${endpoints.trivyService}:8080` }
+          : {}),
         DATABASE_TYPE: 'postgresql',
         POSTGRESQL_HOST: db.host,
         POSTGRESQL_PORT: String(db.port),
@@ -95,54 +119,80 @@ export class HarborCore extends Construct {
 
     const secrets = props.secrets;
     const volumeMounts: kplus.VolumeMount[] = [
-      { volume: kplus.Volume.fromConfigMap(this, 'AppConf', this.config, { name: 'config' }),
-        path: '/etc/core/app.conf', subPath: 'app.conf', readOnly: true },
-      { volume: secretFileVolume(this, 'secret-key', secrets.secretKey, 'key'),
-        path: '/etc/core/key', subPath: 'key', readOnly: true },
-      { volume: secretFileVolume(this, 'token-key', secrets.tokenKey, 'private_key.pem'),
-        path: '/etc/core/private_key.pem', subPath: 'private_key.pem', readOnly: true },
-      ...(props.caDownload ? [{
-        volume: secretFileVolume(this, 'ca-download', props.caDownload, 'ca.crt'),
-        path: '/etc/core/ca', readOnly: true,
-      }] : []),
+      {
+        volume: kplus.Volume.fromConfigMap(this, 'AppConf', this.config, { name: 'config' }),
+        path: '/etc/core/app.conf',
+        subPath: 'app.conf',
+        readOnly: true,
+      },
+      {
+        volume: secretFileVolume(this, 'secret-key', secrets.secretKey, 'key'),
+        path: '/etc/core/key',
+        subPath: 'key',
+        readOnly: true,
+      },
+      {
+        volume: secretFileVolume(this, 'token-key', secrets.tokenKey, 'private_key.pem'),
+        path: '/etc/core/private_key.pem',
+        subPath: 'private_key.pem',
+        readOnly: true,
+      },
+      ...(props.caDownload
+        ? [
+            {
+              volume: secretFileVolume(this, 'ca-download', props.caDownload, 'ca.crt'),
+              path: '/etc/core/ca',
+              readOnly: true,
+            },
+          ]
+        : []),
       ...caBundleMount(this, props.caBundle),
     ];
 
     this.deployment = componentDeployment(this, component, name, {
       replicas: props.replicas ?? 1,
       terminationGracePeriod: Duration.seconds(120),
-      containers: [harborContainer(component, {
-        name: 'core',
-        image: props.images.core,
-        ports: [{ number: CORE_PORT, name: 'http' }],
-        resources: resourcesOf(props.resources ?? CORE_RESOURCES),
-        envFrom: [kplus.Env.fromConfigMap(env)],
-        envVariables: {
-          CORE_SECRET: secretEnv(this, secrets.coreSecret),
-          JOBSERVICE_SECRET: secretEnv(this, secrets.jobserviceSecret),
-          CSRF_KEY: secretEnv(this, secrets.csrfKey),
-          HARBOR_ADMIN_PASSWORD: secretEnv(this, secrets.adminPassword),
-          POSTGRESQL_PASSWORD: secretEnv(this, db.password),
-          REGISTRY_CREDENTIAL_PASSWORD: secretEnv(this, secrets.registryPassword),
-          ...(endpoints.redis.password
-            ? { [REDIS_PASSWORD_ENV]: secretEnv(this, endpoints.redis.password) } : {}),
-          _REDIS_URL_CORE: kplus.EnvValue.fromValue(
-            redisUrl(endpoints.redis, RedisDatabase.CORE, '?idle_timeout_seconds=30')),
-          _REDIS_URL_REG: kplus.EnvValue.fromValue(
-            redisUrl(endpoints.redis, RedisDatabase.REGISTRY, '?idle_timeout_seconds=30')),
-        },
-        volumeMounts,
-        // /api/v2.0/ping answers without touching the database or Redis, so an outage of either
-        // never makes Kubernetes kill core while it waits for them
-        startup: httpProbe('/api/v2.0/ping', CORE_PORT,
-          { initialDelay: 10, period: 10, failureThreshold: 360 }),
-        liveness: httpProbe('/api/v2.0/ping', CORE_PORT, { period: 10, failureThreshold: 2 }),
-        readiness: httpProbe('/api/v2.0/ping', CORE_PORT, { period: 10, failureThreshold: 2 }),
-      })],
+      containers: [
+        harborContainer(component, {
+          name: 'core',
+          image: props.images.core,
+          ports: [{ number: CORE_PORT, name: 'http' }],
+          resources: resourcesOf(props.resources ?? CORE_RESOURCES),
+          envFrom: [kplus.Env.fromConfigMap(env)],
+          envVariables: {
+            CORE_SECRET: secretEnv(this, secrets.coreSecret),
+            JOBSERVICE_SECRET: secretEnv(this, secrets.jobserviceSecret),
+            CSRF_KEY: secretEnv(this, secrets.csrfKey),
+            HARBOR_ADMIN_PASSWORD: secretEnv(this, secrets.adminPassword),
+            POSTGRESQL_PASSWORD: secretEnv(this, db.password),
+            REGISTRY_CREDENTIAL_PASSWORD: secretEnv(this, secrets.registryPassword),
+            ...(endpoints.redis.password
+              ? { [REDIS_PASSWORD_ENV]: secretEnv(this, endpoints.redis.password) }
+              : {}),
+            _REDIS_URL_CORE: kplus.EnvValue.fromValue(
+              redisUrl(endpoints.redis, RedisDatabase.CORE, '?idle_timeout_seconds=30'),
+            ),
+            _REDIS_URL_REG: kplus.EnvValue.fromValue(
+              redisUrl(endpoints.redis, RedisDatabase.REGISTRY, '?idle_timeout_seconds=30'),
+            ),
+          },
+          volumeMounts,
+          // /api/v2.0/ping answers without touching the database or Redis, so an outage of either
+          // never makes Kubernetes kill core while it waits for them
+          startup: httpProbe('/api/v2.0/ping', CORE_PORT, {
+            initialDelay: 10,
+            period: 10,
+            failureThreshold: 360,
+          }),
+          liveness: httpProbe('/api/v2.0/ping', CORE_PORT, { period: 10, failureThreshold: 2 }),
+          readiness: httpProbe('/api/v2.0/ping', CORE_PORT, { period: 10, failureThreshold: 2 }),
+        }),
+      ],
     });
     rollOnChange(this.deployment, this.config, env);
-    this.service = componentService(this, component, endpoints.coreService,
-      [{ name: 'http-web', port: 80, targetPort: CORE_PORT }]);
+    this.service = componentService(this, component, endpoints.coreService, [
+      { name: 'http-web', port: 80, targetPort: CORE_PORT },
+    ]);
   }
 }
 
@@ -154,14 +204,31 @@ export const REGISTRY_USER = 'harbor_registry_user';
 
 /** Registry types Harbor can replicate to and from. */
 export const REPLICATION_ADAPTERS = [
-  'ali-acr', 'aws-ecr', 'azure-acr', 'docker-hub', 'docker-registry', 'github-ghcr', 'google-gcr',
-  'harbor', 'huawei-SWR', 'jfrog-artifactory', 'tencent-tcr', 'volcengine-cr',
+  'ali-acr',
+  'aws-ecr',
+  'azure-acr',
+  'docker-hub',
+  'docker-registry',
+  'github-ghcr',
+  'google-gcr',
+  'harbor',
+  'huawei-SWR',
+  'jfrog-artifactory',
+  'tencent-tcr',
+  'volcengine-cr',
 ];
 
 /** Registry types a proxy-cache project may front. */
 export const PROXY_CACHE_TYPES = [
-  'docker-hub', 'harbor', 'azure-acr', 'ali-acr', 'aws-ecr', 'google-gcr', 'docker-registry',
-  'github-ghcr', 'jfrog-artifactory',
+  'docker-hub',
+  'harbor',
+  'azure-acr',
+  'ali-acr',
+  'aws-ecr',
+  'google-gcr',
+  'docker-registry',
+  'github-ghcr',
+  'jfrog-artifactory',
 ];
 
 const CORE_RESOURCES: ComponentResources = { cpu: '100m', memory: '256Mi', memoryLimit: '1Gi' };

@@ -6,7 +6,11 @@ import { HarborImages } from './images';
 import { PersistenceProps, dataClaim } from './persistence';
 import { ComponentResources, resourcesOf } from './resources';
 import {
-  Component, componentService, componentStatefulSet, harborContainer, labelsOf,
+  Component,
+  componentService,
+  componentStatefulSet,
+  harborContainer,
+  labelsOf,
 } from '../private/component';
 import { commandProbe } from '../private/workload';
 
@@ -91,16 +95,20 @@ export class InternalDatabase extends Construct {
 
     const name = `${props.instance}-database`;
     const component: Component = {
-      instance: props.instance, component: 'database', version: props.images.version,
+      instance: props.instance,
+      component: 'database',
+      version: props.images.version,
       uid: POSTGRES_UID,
     };
 
     this.claim = dataClaim(this, name, labelsOf(component), props.storage, 'database.storage');
-    this.service = componentService(this, component, name,
-      [{ name: 'postgres', port: DATABASE_PORT, targetPort: DATABASE_PORT }]);
+    this.service = componentService(this, component, name, [
+      { name: 'postgres', port: DATABASE_PORT, targetPort: DATABASE_PORT },
+    ]);
 
-    const data = kplus.Volume.fromPersistentVolumeClaim(this, 'Data', this.claim,
-      { name: 'database-data' });
+    const data = kplus.Volume.fromPersistentVolumeClaim(this, 'Data', this.claim, {
+      name: 'database-data',
+    });
     const shm = kplus.Volume.fromEmptyDir(this, 'Shm', 'shm', {
       medium: kplus.EmptyDirMedium.MEMORY,
       sizeLimit: Size.mebibytes(512),
@@ -108,35 +116,41 @@ export class InternalDatabase extends Construct {
 
     this.statefulSet = componentStatefulSet(this, component, name, this.service, {
       terminationGracePeriod: Duration.seconds(120),
-      initContainers: [harborContainer(component, {
-        // PostgreSQL refuses a data directory that the group or others can read
-        name: 'data-permissions',
-        image: props.images.database,
-        command: ['/bin/sh', '-c', `chmod -R 700 ${DATA}/pgdata || true`],
-        resources: resourcesOf({ cpu: '10m', memory: '32Mi', memoryLimit: '128Mi' }),
-        volumeMounts: [{ volume: data, path: DATA }],
-      })],
-      containers: [harborContainer(component, {
-        name: 'database',
-        image: props.images.database,
-        ports: [{ number: DATABASE_PORT, name: 'postgres' }],
-        resources: resourcesOf(props.resources ?? { cpu: '100m', memory: '256Mi', memoryLimit: '2Gi' }),
-        envVariables: {
-          PGDATA: kplus.EnvValue.fromValue(`${DATA}/pgdata`),
-          POSTGRES_PASSWORD: kplus.EnvValue.fromSecretValue({
-            secret: kplus.Secret.fromSecretName(this, 'Password', props.password.name),
-            key: props.password.key,
-          }),
-        },
-        volumeMounts: [
-          { volume: data, path: DATA },
-          { volume: shm, path: '/dev/shm' },
-        ],
-        // an in-place upgrade from PostgreSQL 14 can take long on a large database
-        startup: commandProbe(['/docker-healthcheck.sh'], { period: 10, failureThreshold: 360 }),
-        liveness: commandProbe(['/docker-healthcheck.sh'], { period: 10, failureThreshold: 6 }),
-        readiness: commandProbe(['/docker-healthcheck.sh'], { period: 10 }),
-      })],
+      initContainers: [
+        harborContainer(component, {
+          // PostgreSQL refuses a data directory that the group or others can read
+          name: 'data-permissions',
+          image: props.images.database,
+          command: ['/bin/sh', '-c', `chmod -R 700 ${DATA}/pgdata || true`],
+          resources: resourcesOf({ cpu: '10m', memory: '32Mi', memoryLimit: '128Mi' }),
+          volumeMounts: [{ volume: data, path: DATA }],
+        }),
+      ],
+      containers: [
+        harborContainer(component, {
+          name: 'database',
+          image: props.images.database,
+          ports: [{ number: DATABASE_PORT, name: 'postgres' }],
+          resources: resourcesOf(
+            props.resources ?? { cpu: '100m', memory: '256Mi', memoryLimit: '2Gi' },
+          ),
+          envVariables: {
+            PGDATA: kplus.EnvValue.fromValue(`${DATA}/pgdata`),
+            POSTGRES_PASSWORD: kplus.EnvValue.fromSecretValue({
+              secret: kplus.Secret.fromSecretName(this, 'Password', props.password.name),
+              key: props.password.key,
+            }),
+          },
+          volumeMounts: [
+            { volume: data, path: DATA },
+            { volume: shm, path: '/dev/shm' },
+          ],
+          // an in-place upgrade from PostgreSQL 14 can take long on a large database
+          startup: commandProbe(['/docker-healthcheck.sh'], { period: 10, failureThreshold: 360 }),
+          liveness: commandProbe(['/docker-healthcheck.sh'], { period: 10, failureThreshold: 6 }),
+          readiness: commandProbe(['/docker-healthcheck.sh'], { period: 10 }),
+        }),
+      ],
     });
 
     this.connection = {

@@ -1,12 +1,14 @@
 import { Construct } from 'constructs';
 import {
-  DatabaseConnection, HarborComponentProps, HarborEndpoints, LogLevel, RedisConnection,
+  DatabaseConnection,
+  HarborComponentProps,
+  HarborEndpoints,
+  LogLevel,
+  RedisConnection,
   SecretKeyRef,
 } from './common';
 import { HarborCore } from './core';
-import {
-  HarborDatabase, InternalDatabase, externalConnection,
-} from './database';
+import { HarborDatabase, InternalDatabase, externalConnection } from './database';
 import { HarborImages, HarborImagesProps } from './images';
 import { HarborIngress, HarborTls } from './ingress';
 import { HarborJobservice } from './jobservice';
@@ -101,7 +103,8 @@ export interface HarborProps {
   readonly ipv6?: boolean;
 }
 
-const DNS_NAME = /^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/;
+const DNS_NAME =
+  /^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/;
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 const INSTANCE = /^[a-z]([-a-z0-9]{0,28}[a-z0-9])?$/;
 
@@ -231,62 +234,98 @@ function validate(props: HarborProps): void {
   const instance = props.instance ?? 'harbor';
   const nfs = new Set(props.nfsStorageClasses ?? []);
 
-  problems.check(INSTANCE.test(instance), 'instance',
-    `${show(instance)} is not a short DNS label; use lowercase letters, digits and '-',`
-    + ' at most 30 characters, starting with a letter');
+  problems.check(
+    INSTANCE.test(instance),
+    'instance',
+    `${show(instance)} is not a short DNS label; use lowercase letters, digits and '-',` +
+      ' at most 30 characters, starting with a letter',
+  );
   if (IPV4.test(props.host) || props.host.includes(':')) {
-    problems.add('host', `${show(props.host)} is an IP address; Harbor needs a DNS name that the`
-      + ' certificate and the ingress rule can carry');
+    problems.add(
+      'host',
+      `${show(props.host)} is an IP address; Harbor needs a DNS name that the` +
+        ' certificate and the ingress rule can carry',
+    );
   } else {
-    problems.check(DNS_NAME.test(props.host), 'host',
-      `${show(props.host)} is not a DNS name; use lowercase labels like registry.example.test`);
+    problems.check(
+      DNS_NAME.test(props.host),
+      'host',
+      `${show(props.host)} is not a DNS name; use lowercase labels like registry.example.test`,
+    );
   }
   const port = props.port ?? 443;
-  problems.check(Number.isInteger(port) && port >= 1 && port <= 65535, 'port',
-    `${show(port)} is not a TCP port; use 1 to 65535`);
+  problems.check(
+    Number.isInteger(port) && port >= 1 && port <= 65535,
+    'port',
+    `${show(port)} is not a TCP port; use 1 to 65535`,
+  );
   if (!props.tls.issuer) {
-    problems.check((props.tls.secretName ?? '').length > 0, 'tls.secretName',
-      'is empty; name the kubernetes.io/tls Secret that holds the certificate');
+    problems.check(
+      (props.tls.secretName ?? '').length > 0,
+      'tls.secretName',
+      'is empty; name the kubernetes.io/tls Secret that holds the certificate',
+    );
   }
 
   const registryReplicas = props.replicas?.registry ?? 1;
-  problems.check(registryReplicas <= 1 || isShared(props.registryStorage), 'replicas.registry',
-    `${registryReplicas} replicas share one volume, which needs registryStorage.accessMode`
-    + ' ReadWriteMany; use 1 replica or a ReadWriteMany (NFS) class');
+  problems.check(
+    registryReplicas <= 1 || isShared(props.registryStorage),
+    'replicas.registry',
+    `${registryReplicas} replicas share one volume, which needs registryStorage.accessMode` +
+      ' ReadWriteMany; use 1 replica or a ReadWriteMany (NFS) class',
+  );
   for (const [component, count] of Object.entries(props.replicas ?? {})) {
-    problems.check(count === undefined || (Number.isInteger(count) && count >= 1),
-      `replicas.${component}`, `${show(count)} is not a whole number of at least 1`);
+    problems.check(
+      count === undefined || (Number.isInteger(count) && count >= 1),
+      `replicas.${component}`,
+      `${show(count)} is not a whole number of at least 1`,
+    );
   }
 
   const db = props.database.internalOptions;
   if (db && nfs.has(db.storage.storageClassName) && !db.allowNfs) {
-    problems.add('database.storage.storageClassName', `${show(db.storage.storageClassName)} is`
-      + ' an NFS class, and PostgreSQL on NFS fails on ownership (uid 999, mode 0700) and fsync;'
-      + ' use a block StorageClass, an external database, or set database.allowNfs');
+    problems.add(
+      'database.storage.storageClassName',
+      `${show(db.storage.storageClassName)} is` +
+        ' an NFS class, and PostgreSQL on NFS fails on ownership (uid 999, mode 0700) and fsync;' +
+        ' use a block StorageClass, an external database, or set database.allowNfs',
+    );
   }
   const external = props.database.externalOptions;
   if (external) {
     problems.check(external.host.length > 0, 'database.host', 'is empty; name the PostgreSQL host');
     const dbPort = external.port ?? 5432;
-    problems.check(Number.isInteger(dbPort) && dbPort >= 1 && dbPort <= 65535, 'database.port',
-      `${show(dbPort)} is not a TCP port`);
+    problems.check(
+      Number.isInteger(dbPort) && dbPort >= 1 && dbPort <= 65535,
+      'database.port',
+      `${show(dbPort)} is not a TCP port`,
+    );
   }
   if (props.existingSecrets?.databasePassword && !db) {
-    problems.add('existingSecrets.databasePassword', 'applies to the internal database only;'
-      + ' an external database names its password in database.password');
+    problems.add(
+      'existingSecrets.databasePassword',
+      'applies to the internal database only;' +
+        ' an external database names its password in database.password',
+    );
   }
 
   const redis = props.redis.internalOptions;
   if (redis && nfs.has(redis.storage.storageClassName) && !redis.allowNfs) {
-    problems.add('redis.storage.storageClassName', `${show(redis.storage.storageClassName)} is`
-      + ' an NFS class, and the redis volume on NFS fails when the export squashes or re-owns'
-      + ' uid 999; use a block StorageClass, an external Redis, or set redis.allowNfs');
+    problems.add(
+      'redis.storage.storageClassName',
+      `${show(redis.storage.storageClassName)} is` +
+        ' an NFS class, and the redis volume on NFS fails when the export squashes or re-owns' +
+        ' uid 999; use a block StorageClass, an external Redis, or set redis.allowNfs',
+    );
   }
   const trivy = props.trivy;
   if (trivy && nfs.has(trivy.storage.storageClassName) && !trivy.allowNfs) {
-    problems.add('trivy.storage.storageClassName', `${show(trivy.storage.storageClassName)} is`
-      + ' an NFS class; the scanner cache needs no sharing, so use a block StorageClass or set'
-      + ' trivy.allowNfs');
+    problems.add(
+      'trivy.storage.storageClassName',
+      `${show(trivy.storage.storageClassName)} is` +
+        ' an NFS class; the scanner cache needs no sharing, so use a block StorageClass or set' +
+        ' trivy.allowNfs',
+    );
   }
 
   problems.throwIfAny('Harbor configuration');

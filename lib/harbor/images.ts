@@ -39,8 +39,10 @@ export class HarborImages {
   public constructor(props: HarborImagesProps = {}) {
     const version = props.version ?? HARBOR_VERSION;
     if (!VERSION_PATTERN.test(version)) {
-      throw new Error(`images.version: ${JSON.stringify(version)} is not a Harbor 2.x release tag;`
-        + ` use a tag like ${HARBOR_VERSION}`);
+      throw new Error(
+        `images.version: ${JSON.stringify(version)} is not a Harbor 2.x release tag;` +
+          ` use a tag like ${HARBOR_VERSION}`,
+      );
     }
     const registry = (props.registry ?? 'docker.io').replace(/\/+$/, '');
     const image = (repository: string) => `${registry}/goharbor/${repository}:${version}`;

@@ -99,18 +99,23 @@ export class HarborIngress extends Construct {
     this.ingress = new kplus.Ingress(this, 'Resource', {
       metadata: { name, labels, annotations: { ...INGRESS_NGINX_ANNOTATIONS } },
       className: props.className ?? 'nginx',
-      tls: [{
-        hosts: [props.host],
-        secret: kplus.Secret.fromSecretName(this, 'TlsSecret', this.tlsSecretName),
-      }],
+      tls: [
+        {
+          hosts: [props.host],
+          secret: kplus.Secret.fromSecretName(this, 'TlsSecret', this.tlsSecretName),
+        },
+      ],
     });
     const core = kplus.IngressBackend.fromService(props.coreService, { port: 80 });
     for (const path of CORE_PATHS) {
       this.ingress.addHostRule(props.host, path, core, kplus.HttpIngressPathType.PREFIX);
     }
-    this.ingress.addHostRule(props.host, '/',
+    this.ingress.addHostRule(
+      props.host,
+      '/',
       kplus.IngressBackend.fromService(props.portalService, { port: 80 }),
-      kplus.HttpIngressPathType.PREFIX);
+      kplus.HttpIngressPathType.PREFIX,
+    );
   }
 }
 
@@ -124,8 +129,10 @@ function certificateSpec(
   const hours = parseHours(duration, 'tls.duration');
   const renewHours = parseHours(renewBefore, 'tls.renewBefore');
   if (renewHours >= hours) {
-    throw new Error(`tls.renewBefore: ${renewBefore} is not shorter than tls.duration ${duration};`
-      + ' cert-manager would renew the certificate as soon as it is issued');
+    throw new Error(
+      `tls.renewBefore: ${renewBefore} is not shorter than tls.duration ${duration};` +
+        ' cert-manager would renew the certificate as soon as it is issued',
+    );
   }
   return {
     secretName,

@@ -3,13 +3,24 @@ import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { stringify } from 'yaml';
 import {
-  HarborComponentProps, LogLevel, REDIS_PASSWORD_ENV, RedisDatabase, caBundleMount, noProxy,
-  redisUrl, secretEnv,
+  HarborComponentProps,
+  LogLevel,
+  REDIS_PASSWORD_ENV,
+  RedisDatabase,
+  caBundleMount,
+  noProxy,
+  redisUrl,
+  secretEnv,
 } from './common';
 import { HARBOR_UID, REGISTRY_USER } from './core';
 import { ComponentResources, resourcesOf } from './resources';
 import {
-  Component, componentDeployment, componentService, harborContainer, labelsOf, rollOnChange,
+  Component,
+  componentDeployment,
+  componentService,
+  harborContainer,
+  labelsOf,
+  rollOnChange,
 } from '../private/component';
 import { httpProbe } from '../private/workload';
 
@@ -48,7 +59,9 @@ export class HarborJobservice extends Construct {
 
     const name = `${props.instance}-jobservice`;
     const component: Component = {
-      instance: props.instance, component: 'jobservice', version: props.images.version,
+      instance: props.instance,
+      component: 'jobservice',
+      version: props.images.version,
       uid: HARBOR_UID,
     };
     const labels = labelsOf(component);
@@ -68,8 +81,10 @@ export class HarborJobservice extends Construct {
             backend: 'redis',
             redis_pool: {
               // the real URL, with its password, comes from JOB_SERVICE_POOL_REDIS_URL
-              redis_url: redisUrl({ ...endpoints.redis, password: undefined },
-                RedisDatabase.JOBSERVICE),
+              redis_url: redisUrl(
+                { ...endpoints.redis, password: undefined },
+                RedisDatabase.JOBSERVICE,
+              ),
               namespace: 'harbor_job_service_namespace',
               idle_timeout_second: 3600,
             },
@@ -89,44 +104,61 @@ export class HarborJobservice extends Construct {
     this.deployment = componentDeployment(this, component, name, {
       replicas: props.replicas ?? 1,
       terminationGracePeriod: Duration.seconds(120),
-      containers: [harborContainer(component, {
-        name: 'jobservice',
-        image: props.images.jobservice,
-        ports: [{ number: JOBSERVICE_PORT, name: 'http' }],
-        resources: resourcesOf(props.resources ?? { cpu: '100m', memory: '256Mi', memoryLimit: '1Gi' }),
-        envVariables: {
-          CORE_URL: kplus.EnvValue.fromValue(`http://${endpoints.coreService}:80`),
-          TOKEN_SERVICE_URL: kplus.EnvValue.fromValue(
-            `http://${endpoints.coreService}:80/service/token`),
-          REGISTRY_URL: kplus.EnvValue.fromValue(`http://${endpoints.registryService}:5000`),
-          REGISTRY_CONTROLLER_URL: kplus.EnvValue.fromValue(
-            `http://${endpoints.registryService}:8080`),
-          REGISTRY_CREDENTIAL_USERNAME: kplus.EnvValue.fromValue(REGISTRY_USER),
-          REGISTRY_HTTP_CLIENT_TIMEOUT: kplus.EnvValue.fromValue('30'),
-          JOBSERVICE_WEBHOOK_JOB_MAX_RETRY: kplus.EnvValue.fromValue('3'),
-          JOBSERVICE_WEBHOOK_JOB_HTTP_CLIENT_TIMEOUT: kplus.EnvValue.fromValue('3'),
-          LOG_LEVEL: kplus.EnvValue.fromValue(logLevel),
-          NO_PROXY: kplus.EnvValue.fromValue(noProxy(endpoints)),
-          CORE_SECRET: secretEnv(this, secrets.coreSecret),
-          JOBSERVICE_SECRET: secretEnv(this, secrets.jobserviceSecret),
-          REGISTRY_CREDENTIAL_PASSWORD: secretEnv(this, secrets.registryPassword),
-          ...(endpoints.redis.password
-            ? { [REDIS_PASSWORD_ENV]: secretEnv(this, endpoints.redis.password) } : {}),
-          JOB_SERVICE_POOL_REDIS_URL: kplus.EnvValue.fromValue(queueUrl),
-        },
-        volumeMounts: [
-          { volume: kplus.Volume.fromConfigMap(this, 'ConfigVolume', this.config, { name: 'config' }),
-            path: '/etc/jobservice/config.yml', subPath: 'config.yml', readOnly: true },
-          ...caBundleMount(this, props.caBundle),
-        ],
-        // jobservice exits until core answers; the startup probe leaves it ten minutes for that
-        startup: httpProbe('/api/v1/stats', JOBSERVICE_PORT, { period: 10, failureThreshold: 60 }),
-        liveness: httpProbe('/api/v1/stats', JOBSERVICE_PORT, { period: 10 }),
-        readiness: httpProbe('/api/v1/stats', JOBSERVICE_PORT, { period: 10 }),
-      })],
+      containers: [
+        harborContainer(component, {
+          name: 'jobservice',
+          image: props.images.jobservice,
+          ports: [{ number: JOBSERVICE_PORT, name: 'http' }],
+          resources: resourcesOf(
+            props.resources ?? { cpu: '100m', memory: '256Mi', memoryLimit: '1Gi' },
+          ),
+          envVariables: {
+            CORE_URL: kplus.EnvValue.fromValue(`http://${endpoints.coreService}:80`),
+            TOKEN_SERVICE_URL: kplus.EnvValue.fromValue(
+              `http://${endpoints.coreService}:80/service/token`,
+            ),
+            REGISTRY_URL: kplus.EnvValue.fromValue(`http://${endpoints.registryService}:5000`),
+            REGISTRY_CONTROLLER_URL: kplus.EnvValue.fromValue(
+              `http://${endpoints.registryService}:8080`,
+            ),
+            REGISTRY_CREDENTIAL_USERNAME: kplus.EnvValue.fromValue(REGISTRY_USER),
+            REGISTRY_HTTP_CLIENT_TIMEOUT: kplus.EnvValue.fromValue('30'),
+            JOBSERVICE_WEBHOOK_JOB_MAX_RETRY: kplus.EnvValue.fromValue('3'),
+            JOBSERVICE_WEBHOOK_JOB_HTTP_CLIENT_TIMEOUT: kplus.EnvValue.fromValue('3'),
+            LOG_LEVEL: kplus.EnvValue.fromValue(logLevel),
+            NO_PROXY: kplus.EnvValue.fromValue(noProxy(endpoints)),
+            CORE_SECRET: secretEnv(this, secrets.coreSecret),
+            JOBSERVICE_SECRET: secretEnv(this, secrets.jobserviceSecret),
+            REGISTRY_CREDENTIAL_PASSWORD: secretEnv(this, secrets.registryPassword),
+            ...(endpoints.redis.password
+              ? { [REDIS_PASSWORD_ENV]: secretEnv(this, endpoints.redis.password) }
+              : {}),
+            JOB_SERVICE_POOL_REDIS_URL: kplus.EnvValue.fromValue(queueUrl),
+          },
+          volumeMounts: [
+            {
+              volume: kplus.Volume.fromConfigMap(this, 'ConfigVolume', this.config, {
+                name: 'config',
+              }),
+              path: '/etc/jobservice/config.yml',
+              subPath: 'config.yml',
+              readOnly: true,
+            },
+            ...caBundleMount(this, props.caBundle),
+          ],
+          // jobservice exits until core answers; the startup probe leaves it ten minutes for that
+          startup: httpProbe('/api/v1/stats', JOBSERVICE_PORT, {
+            period: 10,
+            failureThreshold: 60,
+          }),
+          liveness: httpProbe('/api/v1/stats', JOBSERVICE_PORT, { period: 10 }),
+          readiness: httpProbe('/api/v1/stats', JOBSERVICE_PORT, { period: 10 }),
+        }),
+      ],
     });
     rollOnChange(this.deployment, this.config);
-    this.service = componentService(this, component, endpoints.jobserviceService,
-      [{ name: 'http-jobservice', port: 80, targetPort: JOBSERVICE_PORT }]);
+    this.service = componentService(this, component, endpoints.jobserviceService, [
+      { name: 'http-jobservice', port: 80, targetPort: JOBSERVICE_PORT },
+    ]);
   }
 }

@@ -41,8 +41,10 @@ export function dataClaim(
     },
     storageClassName: props.storageClassName,
     // the two enums share their values, the upstream strings
-    accessModes: [(props.accessMode ?? AccessMode.READ_WRITE_ONCE) as string as
-      kplus.PersistentVolumeAccessMode],
+    accessModes: [
+      (props.accessMode ??
+        AccessMode.READ_WRITE_ONCE) as string as kplus.PersistentVolumeAccessMode,
+    ],
     storage: sizeOf(props.size, `${field}.size`),
     volumeMode: kplus.PersistentVolumeMode.FILE_SYSTEM,
   });

@@ -4,7 +4,12 @@ import { HarborComponentProps } from './common';
 import { HARBOR_UID } from './core';
 import { ComponentResources, resourcesOf } from './resources';
 import {
-  Component, componentDeployment, componentService, harborContainer, labelsOf, rollOnChange,
+  Component,
+  componentDeployment,
+  componentService,
+  harborContainer,
+  labelsOf,
+  rollOnChange,
 } from '../private/component';
 import { httpProbe } from '../private/workload';
 
@@ -36,7 +41,10 @@ export class HarborPortal extends Construct {
 
     const name = `${props.instance}-portal`;
     const component: Component = {
-      instance: props.instance, component: 'portal', version: props.images.version, uid: HARBOR_UID,
+      instance: props.instance,
+      component: 'portal',
+      version: props.images.version,
+      uid: HARBOR_UID,
     };
     const labels = labelsOf(component);
 
@@ -47,25 +55,34 @@ export class HarborPortal extends Construct {
 
     this.deployment = componentDeployment(this, component, name, {
       replicas: props.replicas ?? 1,
-      containers: [harborContainer(component, {
-        name: 'portal',
-        image: props.images.portal,
-        ports: [{ number: PORTAL_PORT, name: 'http' }],
-        resources: resourcesOf(props.resources ?? { cpu: '50m', memory: '64Mi', memoryLimit: '256Mi' }),
-        volumeMounts: [{
-          volume: kplus.Volume.fromConfigMap(this, 'NginxConf', this.config, { name: 'config' }),
-          path: '/etc/nginx/nginx.conf',
-          subPath: 'nginx.conf',
-          readOnly: true,
-        }],
-        startup: httpProbe('/', PORTAL_PORT, { period: 5, failureThreshold: 24 }),
-        liveness: httpProbe('/', PORTAL_PORT, { period: 10 }),
-        readiness: httpProbe('/', PORTAL_PORT, { period: 10 }),
-      })],
+      containers: [
+        harborContainer(component, {
+          name: 'portal',
+          image: props.images.portal,
+          ports: [{ number: PORTAL_PORT, name: 'http' }],
+          resources: resourcesOf(
+            props.resources ?? { cpu: '50m', memory: '64Mi', memoryLimit: '256Mi' },
+          ),
+          volumeMounts: [
+            {
+              volume: kplus.Volume.fromConfigMap(this, 'NginxConf', this.config, {
+                name: 'config',
+              }),
+              path: '/etc/nginx/nginx.conf',
+              subPath: 'nginx.conf',
+              readOnly: true,
+            },
+          ],
+          startup: httpProbe('/', PORTAL_PORT, { period: 5, failureThreshold: 24 }),
+          liveness: httpProbe('/', PORTAL_PORT, { period: 10 }),
+          readiness: httpProbe('/', PORTAL_PORT, { period: 10 }),
+        }),
+      ],
     });
     rollOnChange(this.deployment, this.config);
-    this.service = componentService(this, component, props.endpoints.portalService,
-      [{ name: 'http-web', port: 80, targetPort: PORTAL_PORT }]);
+    this.service = componentService(this, component, props.endpoints.portalService, [
+      { name: 'http-web', port: 80, targetPort: PORTAL_PORT },
+    ]);
   }
 }
 
@@ -74,7 +91,10 @@ export class HarborPortal extends Construct {
  * path live under /tmp; unknown paths fall back to the SPA's index.html.
  */
 export function portalNginxConf(ipv6: boolean): string {
-  const listen = [`    listen ${PORTAL_PORT};`, ...(ipv6 ? [`    listen [::]:${PORTAL_PORT};`] : [])];
+  const listen = [
+    `    listen ${PORTAL_PORT};`,
+    ...(ipv6 ? [`    listen [::]:${PORTAL_PORT};`] : []),
+  ];
   return [
     'worker_processes auto;',
     'pid /tmp/nginx.pid;',
@@ -104,8 +124,8 @@ export function portalNginxConf(ipv6: boolean): string {
     '    gzip on;',
     '    gzip_min_length 1000;',
     '    gzip_proxied expired no-cache no-store private auth;',
-    '    gzip_types text/plain text/css application/json application/javascript text/xml'
-      + ' application/xml text/javascript;',
+    '    gzip_types text/plain text/css application/json application/javascript text/xml' +
+      ' application/xml text/javascript;',
     '',
     '    location / {',
     '      try_files $uri $uri/ /index.html;',

@@ -5,7 +5,11 @@ import { HarborImages } from './images';
 import { PersistenceProps, dataClaim } from './persistence';
 import { ComponentResources, resourcesOf } from './resources';
 import {
-  Component, componentService, componentStatefulSet, harborContainer, labelsOf,
+  Component,
+  componentService,
+  componentStatefulSet,
+  harborContainer,
+  labelsOf,
 } from '../private/component';
 import { tcpProbe } from '../private/workload';
 
@@ -81,27 +85,39 @@ export class InternalRedis extends Construct {
 
     const name = `${props.instance}-redis`;
     const component: Component = {
-      instance: props.instance, component: 'redis', version: props.images.version, uid: REDIS_UID,
+      instance: props.instance,
+      component: 'redis',
+      version: props.images.version,
+      uid: REDIS_UID,
     };
 
     this.claim = dataClaim(this, name, labelsOf(component), props.storage, 'redis.storage');
-    this.service = componentService(this, component, name,
-      [{ name: 'redis', port: REDIS_PORT, targetPort: REDIS_PORT }]);
+    this.service = componentService(this, component, name, [
+      { name: 'redis', port: REDIS_PORT, targetPort: REDIS_PORT },
+    ]);
 
     this.statefulSet = componentStatefulSet(this, component, name, this.service, {
-      containers: [harborContainer(component, {
-        name: 'redis',
-        image: props.images.redis,
-        ports: [{ number: REDIS_PORT, name: 'redis' }],
-        resources: resourcesOf(props.resources ?? { cpu: '50m', memory: '128Mi', memoryLimit: '1Gi' }),
-        volumeMounts: [{
-          volume: kplus.Volume.fromPersistentVolumeClaim(this, 'Data', this.claim, { name: 'data' }),
-          path: '/var/lib/redis',
-        }],
-        startup: tcpProbe(REDIS_PORT, { period: 5, failureThreshold: 60 }),
-        liveness: tcpProbe(REDIS_PORT, { period: 10 }),
-        readiness: tcpProbe(REDIS_PORT, { period: 10 }),
-      })],
+      containers: [
+        harborContainer(component, {
+          name: 'redis',
+          image: props.images.redis,
+          ports: [{ number: REDIS_PORT, name: 'redis' }],
+          resources: resourcesOf(
+            props.resources ?? { cpu: '50m', memory: '128Mi', memoryLimit: '1Gi' },
+          ),
+          volumeMounts: [
+            {
+              volume: kplus.Volume.fromPersistentVolumeClaim(this, 'Data', this.claim, {
+                name: 'data',
+              }),
+              path: '/var/lib/redis',
+            },
+          ],
+          startup: tcpProbe(REDIS_PORT, { period: 5, failureThreshold: 60 }),
+          liveness: tcpProbe(REDIS_PORT, { period: 10 }),
+          readiness: tcpProbe(REDIS_PORT, { period: 10 }),
+        }),
+      ],
     });
 
     this.connection = { host: this.service.name, port: REDIS_PORT, tls: false };

@@ -3,13 +3,23 @@ import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { stringify } from 'yaml';
 import {
-  HarborComponentProps, LogLevel, RedisDatabase, caBundleMount, secretEnv, secretFileVolume,
+  HarborComponentProps,
+  LogLevel,
+  RedisDatabase,
+  caBundleMount,
+  secretEnv,
+  secretFileVolume,
 } from './common';
 import { HARBOR_UID } from './core';
 import { PersistenceProps, dataClaim, isShared } from './persistence';
 import { ComponentResources, resourcesOf } from './resources';
 import {
-  Component, componentDeployment, componentService, harborContainer, labelsOf, rollOnChange,
+  Component,
+  componentDeployment,
+  componentService,
+  harborContainer,
+  labelsOf,
+  rollOnChange,
 } from '../private/component';
 import { httpProbe } from '../private/workload';
 
@@ -45,13 +55,17 @@ export class HarborRegistry extends Construct {
 
     const replicas = props.replicas ?? 1;
     if (replicas > 1 && !isShared(props.storage)) {
-      throw new Error(`registry.replicas: ${replicas} replicas share one volume, which needs`
-        + ' registry.storage.accessMode ReadWriteMany; use 1 replica or a ReadWriteMany class');
+      throw new Error(
+        `registry.replicas: ${replicas} replicas share one volume, which needs` +
+          ' registry.storage.accessMode ReadWriteMany; use 1 replica or a ReadWriteMany class',
+      );
     }
 
     const name = `${props.instance}-registry`;
     const component: Component = {
-      instance: props.instance, component: 'registry', version: props.images.version,
+      instance: props.instance,
+      component: 'registry',
+      version: props.images.version,
       uid: HARBOR_UID,
     };
     const labels = labelsOf(component);
@@ -73,17 +87,20 @@ export class HarborRegistry extends Construct {
     });
     this.claim = dataClaim(this, name, labels, props.storage, 'registry.storage');
 
-    const storage = kplus.Volume.fromPersistentVolumeClaim(this, 'Storage', this.claim,
-      { name: 'registry-data' });
-    const config = kplus.Volume.fromConfigMap(this, 'ConfigVolume', this.config,
-      { name: 'registry-config' });
+    const storage = kplus.Volume.fromPersistentVolumeClaim(this, 'Storage', this.claim, {
+      name: 'registry-data',
+    });
+    const config = kplus.Volume.fromConfigMap(this, 'ConfigVolume', this.config, {
+      name: 'registry-config',
+    });
     const shared: kplus.VolumeMount[] = [
       { volume: storage, path: '/storage' },
       { volume: config, path: '/etc/registry/config.yml', subPath: 'config.yml', readOnly: true },
       ...caBundleMount(this, props.caBundle),
     ];
     const redisPassword: Record<string, kplus.EnvValue> = redis.password
-      ? { REGISTRY_REDIS_PASSWORD: secretEnv(this, redis.password) } : {};
+      ? { REGISTRY_REDIS_PASSWORD: secretEnv(this, redis.password) }
+      : {};
 
     this.deployment = componentDeployment(this, component, name, {
       replicas,
@@ -104,8 +121,12 @@ export class HarborRegistry extends Construct {
           },
           volumeMounts: [
             ...shared,
-            { volume: secretFileVolume(this, 'htpasswd', secrets.registryHtpasswd, 'passwd'),
-              path: '/etc/registry/passwd', subPath: 'passwd', readOnly: true },
+            {
+              volume: secretFileVolume(this, 'htpasswd', secrets.registryHtpasswd, 'passwd'),
+              path: '/etc/registry/passwd',
+              subPath: 'passwd',
+              readOnly: true,
+            },
           ],
           startup: httpProbe('/', REGISTRY_PORT, { period: 5, failureThreshold: 60 }),
           liveness: httpProbe('/', REGISTRY_PORT, { period: 10 }),
@@ -124,8 +145,12 @@ export class HarborRegistry extends Construct {
           },
           volumeMounts: [
             ...shared,
-            { volume: config, path: '/etc/registryctl/config.yml', subPath: 'ctl-config.yml',
-              readOnly: true },
+            {
+              volume: config,
+              path: '/etc/registryctl/config.yml',
+              subPath: 'ctl-config.yml',
+              readOnly: true,
+            },
           ],
           startup: httpProbe('/api/health', REGISTRYCTL_PORT, { period: 5, failureThreshold: 60 }),
           liveness: httpProbe('/api/health', REGISTRYCTL_PORT, { period: 10 }),

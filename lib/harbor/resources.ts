@@ -19,7 +19,9 @@ const MEMORY = /^(\d+)(Mi|Gi)$/;
 
 function cpuOf(value: string, field: string): kplus.Cpu {
   if (!CPU.test(value)) {
-    throw new Error(`${field}: ${JSON.stringify(value)} is not a CPU amount; use e.g. "250m" or "1"`);
+    throw new Error(
+      `${field}: ${JSON.stringify(value)} is not a CPU amount; use e.g. "250m" or "1"`,
+    );
   }
   return value.endsWith('m')
     ? kplus.Cpu.millis(Number(value.slice(0, -1)))
@@ -40,7 +42,9 @@ export function resourcesOf(resources: ComponentResources): kplus.ContainerResou
     cpu: { request: cpuOf(resources.cpu, 'resources.cpu') },
     memory: {
       request: sizeOf(resources.memory, 'resources.memory'),
-      limit: resources.memoryLimit ? sizeOf(resources.memoryLimit, 'resources.memoryLimit') : undefined,
+      limit: resources.memoryLimit
+        ? sizeOf(resources.memoryLimit, 'resources.memoryLimit')
+        : undefined,
     },
   };
 }

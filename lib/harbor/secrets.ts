@@ -97,8 +97,12 @@ export class HarborSecrets extends Construct {
         name: registryCredentials,
         entries: [
           random('REGISTRY_PASSWD', 32),
-          { key: 'REGISTRY_HTPASSWD', kind: 'htpasswd', user: 'harbor_registry_user',
-            passwordFrom: 'REGISTRY_PASSWD' },
+          {
+            key: 'REGISTRY_HTPASSWD',
+            kind: 'htpasswd',
+            user: 'harbor_registry_user',
+            passwordFrom: 'REGISTRY_PASSWD',
+          },
         ],
       });
     }
@@ -107,19 +111,23 @@ export class HarborSecrets extends Construct {
       secretKey: ref(existing.secretKey, `${i}-secret-key`, [random('secretKey', 16)]),
       csrfKey: ref(existing.csrfKey, `${i}-csrf-key`, [random('CSRF_KEY', 32)]),
       coreSecret: ref(existing.coreSecret, `${i}-core-secret`, [random('secret', 32)]),
-      jobserviceSecret: ref(existing.jobserviceSecret, `${i}-jobservice-secret`,
-        [random('secret', 32)]),
-      registryHttpSecret: ref(existing.registryHttpSecret, `${i}-registry-http-secret`,
-        [random('secret', 32)]),
+      jobserviceSecret: ref(existing.jobserviceSecret, `${i}-jobservice-secret`, [
+        random('secret', 32),
+      ]),
+      registryHttpSecret: ref(existing.registryHttpSecret, `${i}-registry-http-secret`, [
+        random('secret', 32),
+      ]),
       registryPassword: { name: registryCredentials, key: 'REGISTRY_PASSWD' },
       registryHtpasswd: { name: registryCredentials, key: 'REGISTRY_HTPASSWD' },
-      adminPassword: ref(existing.adminPassword, `${i}-admin-password`,
-        [random('HARBOR_ADMIN_PASSWORD', 24)]),
+      adminPassword: ref(existing.adminPassword, `${i}-admin-password`, [
+        random('HARBOR_ADMIN_PASSWORD', 24),
+      ]),
       tokenKey: existing.tokenKey ?? this.tokenKeyCertificate(i, props.images.version),
     };
     if (existing.databasePassword || props.databasePassword) {
-      this.databasePassword = ref(existing.databasePassword, `${i}-database-password`,
-        [random('password', 32)]);
+      this.databasePassword = ref(existing.databasePassword, `${i}-database-password`, [
+        random('password', 32),
+      ]);
     }
 
     this.generated = generated.map((secret) => secret.name);
@@ -199,20 +207,24 @@ export class HarborSecrets extends Construct {
       backoffLimit: 4,
       activeDeadline: Duration.minutes(15),
       securityContext: podSecurity(HARBOR_UID, HARBOR_UID),
-      containers: [{
-        name: 'ensure-secrets',
-        image: props.images.prepare,
-        imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
-        command: ['python3', '/scripts/ensure-secrets.py'],
-        securityContext: containerSecurity(HARBOR_UID, HARBOR_UID),
-        resources: { cpu: { request: kplus.Cpu.millis(10) } },
-        envVariables: { SECRETS_SPEC: kplus.EnvValue.fromValue(spec) },
-        volumeMounts: [{
-          volume: kplus.Volume.fromConfigMap(this, 'ScriptVolume', config, { name: 'script' }),
-          path: '/scripts',
-          readOnly: true,
-        }],
-      }],
+      containers: [
+        {
+          name: 'ensure-secrets',
+          image: props.images.prepare,
+          imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+          command: ['python3', '/scripts/ensure-secrets.py'],
+          securityContext: containerSecurity(HARBOR_UID, HARBOR_UID),
+          resources: { cpu: { request: kplus.Cpu.millis(10) } },
+          envVariables: { SECRETS_SPEC: kplus.EnvValue.fromValue(spec) },
+          volumeMounts: [
+            {
+              volume: kplus.Volume.fromConfigMap(this, 'ScriptVolume', config, { name: 'script' }),
+              path: '/scripts',
+              readOnly: true,
+            },
+          ],
+        },
+      ],
     });
     restrictPod(job);
     return job;

@@ -1,14 +1,24 @@
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
-  HarborComponentProps, LogLevel, REDIS_PASSWORD_ENV, RedisDatabase, caBundleMount, noProxy,
-  redisUrl, secretEnv,
+  HarborComponentProps,
+  LogLevel,
+  REDIS_PASSWORD_ENV,
+  RedisDatabase,
+  caBundleMount,
+  noProxy,
+  redisUrl,
+  secretEnv,
 } from './common';
 import { HARBOR_UID } from './core';
 import { PersistenceProps, dataClaim } from './persistence';
 import { ComponentResources, resourcesOf } from './resources';
 import {
-  Component, componentService, componentStatefulSet, harborContainer, labelsOf,
+  Component,
+  componentService,
+  componentStatefulSet,
+  harborContainer,
+  labelsOf,
 } from '../private/component';
 import { httpProbe } from '../private/workload';
 
@@ -62,54 +72,70 @@ export class HarborTrivy extends Construct {
 
     const endpoints = props.endpoints;
     if (!endpoints.trivyService) {
-      throw new Error('trivy: endpoints.trivyService is not set; Harbor core would not register'
-        + ' the scanner');
+      throw new Error(
+        'trivy: endpoints.trivyService is not set; Harbor core would not register' + ' the scanner',
+      );
     }
 
     const name = `${props.instance}-trivy`;
     const component: Component = {
-      instance: props.instance, component: 'trivy', version: props.images.version, uid: HARBOR_UID,
+      instance: props.instance,
+      component: 'trivy',
+      version: props.images.version,
+      uid: HARBOR_UID,
     };
     const queue = redisUrl(endpoints.redis, RedisDatabase.TRIVY, '?idle_timeout_seconds=30');
     const severities = props.severities ?? Object.values(TrivySeverity);
 
     this.claim = dataClaim(this, name, labelsOf(component), props.storage, 'trivy.storage');
-    this.service = componentService(this, component, endpoints.trivyService,
-      [{ name: 'http-trivy', port: TRIVY_PORT, targetPort: TRIVY_PORT }]);
+    this.service = componentService(this, component, endpoints.trivyService, [
+      { name: 'http-trivy', port: TRIVY_PORT, targetPort: TRIVY_PORT },
+    ]);
 
     this.statefulSet = componentStatefulSet(this, component, name, this.service, {
-      containers: [harborContainer(component, {
-        name: 'trivy',
-        image: props.images.trivyAdapter,
-        ports: [{ number: TRIVY_PORT, name: 'api-server' }],
-        resources: resourcesOf(props.resources ?? { cpu: '200m', memory: '512Mi', memoryLimit: '1Gi' }),
-        envVariables: {
-          SCANNER_LOG_LEVEL: kplus.EnvValue.fromValue(props.logLevel ?? LogLevel.INFO),
-          SCANNER_API_SERVER_ADDR: kplus.EnvValue.fromValue(`:${TRIVY_PORT}`),
-          SCANNER_TRIVY_CACHE_DIR: kplus.EnvValue.fromValue('/home/scanner/.cache/trivy'),
-          SCANNER_TRIVY_REPORTS_DIR: kplus.EnvValue.fromValue('/home/scanner/.cache/reports'),
-          SCANNER_TRIVY_VULN_TYPE: kplus.EnvValue.fromValue('os,library'),
-          SCANNER_TRIVY_SEVERITY: kplus.EnvValue.fromValue(severities.join(',')),
-          SCANNER_TRIVY_IGNORE_UNFIXED: kplus.EnvValue.fromValue(String(props.ignoreUnfixed ?? false)),
-          SCANNER_TRIVY_SECURITY_CHECKS: kplus.EnvValue.fromValue('vuln'),
-          SCANNER_TRIVY_TIMEOUT: kplus.EnvValue.fromValue('5m0s'),
-          SCANNER_TRIVY_INSECURE: kplus.EnvValue.fromValue('false'),
-          NO_PROXY: kplus.EnvValue.fromValue(noProxy(endpoints)),
-          ...(endpoints.redis.password
-            ? { [REDIS_PASSWORD_ENV]: secretEnv(this, endpoints.redis.password) } : {}),
-          SCANNER_REDIS_URL: kplus.EnvValue.fromValue(queue),
-          SCANNER_STORE_REDIS_URL: kplus.EnvValue.fromValue(queue),
-          SCANNER_JOB_QUEUE_REDIS_URL: kplus.EnvValue.fromValue(queue),
-        },
-        volumeMounts: [
-          { volume: kplus.Volume.fromPersistentVolumeClaim(this, 'Cache', this.claim, { name: 'data' }),
-            path: '/home/scanner/.cache' },
-          ...caBundleMount(this, props.caBundle),
-        ],
-        startup: httpProbe('/probe/healthy', TRIVY_PORT, { period: 5, failureThreshold: 60 }),
-        liveness: httpProbe('/probe/healthy', TRIVY_PORT, { period: 10, failureThreshold: 10 }),
-        readiness: httpProbe('/probe/ready', TRIVY_PORT, { period: 10 }),
-      })],
+      containers: [
+        harborContainer(component, {
+          name: 'trivy',
+          image: props.images.trivyAdapter,
+          ports: [{ number: TRIVY_PORT, name: 'api-server' }],
+          resources: resourcesOf(
+            props.resources ?? { cpu: '200m', memory: '512Mi', memoryLimit: '1Gi' },
+          ),
+          envVariables: {
+            SCANNER_LOG_LEVEL: kplus.EnvValue.fromValue(props.logLevel ?? LogLevel.INFO),
+            SCANNER_API_SERVER_ADDR: kplus.EnvValue.fromValue(`:${TRIVY_PORT}`),
+            SCANNER_TRIVY_CACHE_DIR: kplus.EnvValue.fromValue('/home/scanner/.cache/trivy'),
+            SCANNER_TRIVY_REPORTS_DIR: kplus.EnvValue.fromValue('/home/scanner/.cache/reports'),
+            SCANNER_TRIVY_VULN_TYPE: kplus.EnvValue.fromValue('os,library'),
+            SCANNER_TRIVY_SEVERITY: kplus.EnvValue.fromValue(severities.join(',')),
+            SCANNER_TRIVY_IGNORE_UNFIXED: kplus.EnvValue.fromValue(
+              String(props.ignoreUnfixed ?? false),
+            ),
+            SCANNER_TRIVY_SECURITY_CHECKS: kplus.EnvValue.fromValue('vuln'),
+            SCANNER_TRIVY_TIMEOUT: kplus.EnvValue.fromValue('5m0s'),
+            SCANNER_TRIVY_INSECURE: kplus.EnvValue.fromValue('false'),
+            NO_PROXY: kplus.EnvValue.fromValue(noProxy(endpoints)),
+            ...(endpoints.redis.password
+              ? { [REDIS_PASSWORD_ENV]: secretEnv(this, endpoints.redis.password) }
+              : {}),
+            SCANNER_REDIS_URL: kplus.EnvValue.fromValue(queue),
+            SCANNER_STORE_REDIS_URL: kplus.EnvValue.fromValue(queue),
+            SCANNER_JOB_QUEUE_REDIS_URL: kplus.EnvValue.fromValue(queue),
+          },
+          volumeMounts: [
+            {
+              volume: kplus.Volume.fromPersistentVolumeClaim(this, 'Cache', this.claim, {
+                name: 'data',
+              }),
+              path: '/home/scanner/.cache',
+            },
+            ...caBundleMount(this, props.caBundle),
+          ],
+          startup: httpProbe('/probe/healthy', TRIVY_PORT, { period: 5, failureThreshold: 60 }),
+          liveness: httpProbe('/probe/healthy', TRIVY_PORT, { period: 10, failureThreshold: 10 }),
+          readiness: httpProbe('/probe/ready', TRIVY_PORT, { period: 10 }),
+        }),
+      ],
     });
   }
 }

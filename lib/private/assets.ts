@@ -11,12 +11,15 @@ function packageRoot(): string {
   if (root) return root;
   for (let dir = __dirname; ; dir = path.dirname(dir)) {
     const manifest = path.join(dir, 'package.json');
-    if (fs.existsSync(manifest)
-      && JSON.parse(fs.readFileSync(manifest, 'utf-8')).name === 'cdk8s-harbor') {
+    if (
+      fs.existsSync(manifest) &&
+      JSON.parse(fs.readFileSync(manifest, 'utf-8')).name === 'cdk8s-harbor'
+    ) {
       root = dir;
       return dir;
     }
-    if (path.dirname(dir) === dir) throw new Error(`cdk8s-harbor: package root not found from ${__dirname}`);
+    if (path.dirname(dir) === dir)
+      throw new Error(`cdk8s-harbor: package root not found from ${__dirname}`);
   }
 }
 

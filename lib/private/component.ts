@@ -3,7 +3,11 @@ import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { componentLabels, selectorLabels } from './labels';
 import {
-  containerSecurity, dropAddressSelector, podSecurity, restrictPod, selectByLabels,
+  containerSecurity,
+  dropAddressSelector,
+  podSecurity,
+  restrictPod,
+  selectByLabels,
 } from './workload';
 
 /** Which Harbor instance and component an object belongs to. */
@@ -28,7 +32,10 @@ export function harborContainer(c: Component, props: kplus.ContainerProps): kplu
   };
 }
 
-type WorkloadProps = Omit<kplus.DeploymentProps, 'metadata' | 'select' | 'podMetadata' | 'securityContext'>;
+type WorkloadProps = Omit<
+  kplus.DeploymentProps,
+  'metadata' | 'select' | 'podMetadata' | 'securityContext'
+>;
 
 /** A Deployment selected by the component's stable labels, with a restricted pod. */
 export function componentDeployment(
@@ -50,8 +57,10 @@ export function componentDeployment(
   return deployment;
 }
 
-type StatefulProps = Omit<kplus.StatefulSetProps,
-  'metadata' | 'select' | 'podMetadata' | 'securityContext' | 'service' | 'replicas'>;
+type StatefulProps = Omit<
+  kplus.StatefulSetProps,
+  'metadata' | 'select' | 'podMetadata' | 'securityContext' | 'service' | 'replicas'
+>;
 
 /**
  * A single-replica StatefulSet behind its Service. Its volumes are plain claims, not claim

@@ -7,8 +7,10 @@ const DURATION = /^(\d+)(h|m)$/;
 export function parseHours(value: string, field: string): number {
   const match = DURATION.exec(value);
   if (!match || Number(match[1]) === 0) {
-    throw new Error(`${field}: ${JSON.stringify(value)} is not a duration; use whole hours`
-      + ' ("2160h") or minutes ("90m")');
+    throw new Error(
+      `${field}: ${JSON.stringify(value)} is not a duration; use whole hours` +
+        ' ("2160h") or minutes ("90m")',
+    );
   }
   return match[2] === 'h' ? Number(match[1]) : Number(match[1]) / 60;
 }

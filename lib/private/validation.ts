@@ -25,7 +25,10 @@ export class Problems {
 
 /** An input that contradicts itself or Harbor's rules. */
 export class ConfigurationError extends Error {
-  public constructor(subject: string, public readonly problems: readonly string[]) {
+  public constructor(
+    subject: string,
+    public readonly problems: readonly string[],
+  ) {
     super(`invalid ${subject}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'ConfigurationError';
   }

@@ -9,7 +9,10 @@ type PodWorkload = kplus.Deployment | kplus.StatefulSet | kplus.Job | kplus.Daem
  * The root filesystem stays writable because Harbor's entrypoints append the custom CAs to the
  * image's trust bundle at start (install_cert.sh); a read-only root breaks every component.
  */
-export function containerSecurity(user: number, group: number): kplus.ContainerSecurityContextProps {
+export function containerSecurity(
+  user: number,
+  group: number,
+): kplus.ContainerSecurityContextProps {
   return {
     user,
     group,
@@ -41,18 +44,22 @@ export function restrictPod(workload: PodWorkload): void {
   // cdk8s-plus labels pods with their construct path; our selectors never use it, and a label
   // that moves with a code refactoring would roll every pod for nothing
   apiObject.addJsonPatch(JsonPatch.remove(`/spec/template/metadata/labels/${ADDRESS_LABEL}`));
-  apiObject.addJsonPatch(JsonPatch.add(`${pod}/securityContext/seccompProfile`, {
-    type: 'RuntimeDefault',
-  }));
+  apiObject.addJsonPatch(
+    JsonPatch.add(`${pod}/securityContext/seccompProfile`, {
+      type: 'RuntimeDefault',
+    }),
+  );
   const groups: Array<[string, number]> = [
     ['containers', workload.containers.length],
     ['initContainers', workload.initContainers.length],
   ];
   for (const [field, count] of groups) {
     for (let i = 0; i < count; i++) {
-      apiObject.addJsonPatch(JsonPatch.add(`${pod}/${field}/${i}/securityContext/capabilities`, {
-        drop: ['ALL'],
-      }));
+      apiObject.addJsonPatch(
+        JsonPatch.add(`${pod}/${field}/${i}/securityContext/capabilities`, {
+          drop: ['ALL'],
+        }),
+      );
     }
   }
 }

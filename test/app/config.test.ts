@@ -44,8 +44,9 @@ describe('configuration', () => {
   });
 
   test('names an unknown key with its full path', () => {
-    expect(errorOf('registryStorage:\n  storageClass: fast\n'))
-      .toMatch(/registryStorage\.storageClass: unknown key/);
+    expect(errorOf('registryStorage:\n  storageClass: fast\n')).toMatch(
+      /registryStorage\.storageClass: unknown key/,
+    );
   });
 
   test('names a wrong type with the value received', () => {
@@ -53,10 +54,12 @@ describe('configuration', () => {
   });
 
   test('lists the allowed values of a closed set', () => {
-    expect(errorOf('logLevel: verbose\n'))
-      .toMatch(/logLevel: "verbose" is not allowed; use one of "debug", "info", "warning", "error", "fatal"/);
-    expect(errorOf('database:\n  type: mysql\n'))
-      .toMatch(/database\.type: "mysql" is not allowed; use one of "internal", "external"/);
+    expect(errorOf('logLevel: verbose\n')).toMatch(
+      /logLevel: "verbose" is not allowed; use one of "debug", "info", "warning", "error", "fatal"/,
+    );
+    expect(errorOf('database:\n  type: mysql\n')).toMatch(
+      /database\.type: "mysql" is not allowed; use one of "internal", "external"/,
+    );
   });
 
   test('refuses a size without a unit', () => {
@@ -81,12 +84,16 @@ describe('configuration', () => {
   });
 
   test('refuses a missing file with its path', () => {
-    expect(() => loadConfig('/nonexistent/harbor.yaml')).toThrow(/\/nonexistent\/harbor\.yaml.*cannot be read/s);
+    expect(() => loadConfig('/nonexistent/harbor.yaml')).toThrow(
+      /\/nonexistent\/harbor\.yaml.*cannot be read/s,
+    );
   });
 
   test('overlay merges objects and replaces arrays and scalars', () => {
-    expect(overlay({ a: { b: 1, c: [1, 2] }, d: 1 }, { a: { c: [3] }, d: 2 }))
-      .toEqual({ a: { b: 1, c: [3] }, d: 2 });
+    expect(overlay({ a: { b: 1, c: [1, 2] }, d: 1 }, { a: { c: [3] }, d: 2 })).toEqual({
+      a: { b: 1, c: [3] },
+      d: 2,
+    });
   });
 
   test('the example files are valid', () => {

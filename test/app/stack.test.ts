@@ -12,8 +12,14 @@ describe('the app', () => {
   });
 
   test('writes no issuer file when the profile makes no issuer', () => {
-    expect(chartFiles({ tls: { type: 'secret', secretName: 'commercial' } })).toEqual(['namespace', 'harbor']);
-    expect(chartFiles({ tls: { type: 'issuer', name: 'corp-ca' } })).toEqual(['namespace', 'harbor']);
+    expect(chartFiles({ tls: { type: 'secret', secretName: 'commercial' } })).toEqual([
+      'namespace',
+      'harbor',
+    ]);
+    expect(chartFiles({ tls: { type: 'issuer', name: 'corp-ca' } })).toEqual([
+      'namespace',
+      'harbor',
+    ]);
   });
 
   test('keeps the namespace when Argo CD deletes the Application', () => {
@@ -24,14 +30,17 @@ describe('the app', () => {
 
   test('keeps data claims out of Argo CD prunes', () => {
     for (const claim of ofKind(synthApp().objects, 'PersistentVolumeClaim')) {
-      expect(claim.metadata.annotations['argocd.argoproj.io/sync-options']).toBe('Prune=false,Delete=false');
+      expect(claim.metadata.annotations['argocd.argoproj.io/sync-options']).toBe(
+        'Prune=false,Delete=false',
+      );
     }
   });
 
   test('puts everything but the namespace into the configured namespace', () => {
     const { objects } = synthApp({ namespace: 'registry' });
 
-    for (const o of objects.filter((x) => x.kind !== 'Namespace')) expect(o.metadata.namespace).toBe('registry');
+    for (const o of objects.filter((x) => x.kind !== 'Namespace'))
+      expect(o.metadata.namespace).toBe('registry');
   });
 
   test('issues Harbor a certificate from the self-signed CA it trusts', () => {
@@ -48,12 +57,14 @@ describe('the app', () => {
   });
 
   test('refuses an extra CA bundle with the self-signed CA', () => {
-    expect(() => synthApp({ caBundle: { name: 'corp', key: 'ca.crt' } }))
-      .toThrow(/caBundle: with tls\.type selfSigned/);
+    expect(() => synthApp({ caBundle: { name: 'corp', key: 'ca.crt' } })).toThrow(
+      /caBundle: with tls\.type selfSigned/,
+    );
   });
 
   test('says which keys a typed section does not take', () => {
-    expect(() => synthApp({ tls: { type: 'secret', secretName: 'x', duration: '720h' } }))
-      .toThrow(/tls\.duration: unknown key; is not a setting of tls with type "secret"/);
+    expect(() => synthApp({ tls: { type: 'secret', secretName: 'x', duration: '720h' } })).toThrow(
+      /tls\.duration: unknown key; is not a setting of tls with type "secret"/,
+    );
   });
 });

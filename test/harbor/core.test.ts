@@ -9,9 +9,11 @@ describe('HarborCore', () => {
     const env = find(synthApp().objects, 'ConfigMap', 'harbor-core-env').data;
 
     expect(env.REPLICATION_ADAPTER_WHITELIST.split(',')).toEqual(
-      expect.arrayContaining(['harbor', 'docker-hub', 'docker-registry', 'aws-ecr']));
+      expect.arrayContaining(['harbor', 'docker-hub', 'docker-registry', 'aws-ecr']),
+    );
     expect(env.PERMITTED_REGISTRY_TYPES_FOR_PROXY_CACHE.split(',')).toEqual(
-      expect.arrayContaining(['harbor', 'docker-hub', 'github-ghcr']));
+      expect.arrayContaining(['harbor', 'docker-hub', 'github-ghcr']),
+    );
   });
 
   test('reaches the other components through their Services', () => {
@@ -29,7 +31,11 @@ describe('HarborCore', () => {
   });
 
   test('turns the scanner off with Trivy', () => {
-    const env = find(synthApp({ trivy: { enabled: false } }).objects, 'ConfigMap', 'harbor-core-env').data;
+    const env = find(
+      synthApp({ trivy: { enabled: false } }).objects,
+      'ConfigMap',
+      'harbor-core-env',
+    ).data;
 
     expect(env.WITH_TRIVY).toBe('false');
     expect(env.TRIVY_ADAPTER_URL).toBeUndefined();
@@ -42,31 +48,52 @@ describe('HarborCore', () => {
     const container = containerOf(core, 'core');
 
     expect(container.envFrom).toEqual([{ configMapRef: { name: 'harbor-core-env' } }]);
-    expect(Object.keys(find(objects, 'ConfigMap', 'harbor-core-env').data).every((k) => /^[A-Z_]+$/.test(k)))
-      .toBe(true);
-    expect(mountAt(core, container, '/etc/core/app.conf')?.volume.configMap.name).toBe('harbor-core');
+    expect(
+      Object.keys(find(objects, 'ConfigMap', 'harbor-core-env').data).every((k) =>
+        /^[A-Z_]+$/.test(k),
+      ),
+    ).toBe(true);
+    expect(mountAt(core, container, '/etc/core/app.conf')?.volume.configMap.name).toBe(
+      'harbor-core',
+    );
   });
 
   test('reads every shared secret from a Secret reference', () => {
     const core = containerOf(find(synthApp().objects, 'Deployment', 'harbor-core'), 'core');
 
     expect(envOf(core, 'CORE_SECRET')).toEqual({ name: 'harbor-core-secret', key: 'secret' });
-    expect(envOf(core, 'JOBSERVICE_SECRET')).toEqual({ name: 'harbor-jobservice-secret', key: 'secret' });
+    expect(envOf(core, 'JOBSERVICE_SECRET')).toEqual({
+      name: 'harbor-jobservice-secret',
+      key: 'secret',
+    });
     expect(envOf(core, 'CSRF_KEY')).toEqual({ name: 'harbor-csrf-key', key: 'CSRF_KEY' });
-    expect(envOf(core, 'HARBOR_ADMIN_PASSWORD')).toEqual({ name: 'harbor-admin-password', key: 'HARBOR_ADMIN_PASSWORD' });
-    expect(envOf(core, 'POSTGRESQL_PASSWORD')).toEqual({ name: 'harbor-database-password', key: 'password' });
+    expect(envOf(core, 'HARBOR_ADMIN_PASSWORD')).toEqual({
+      name: 'harbor-admin-password',
+      key: 'HARBOR_ADMIN_PASSWORD',
+    });
+    expect(envOf(core, 'POSTGRESQL_PASSWORD')).toEqual({
+      name: 'harbor-database-password',
+      key: 'password',
+    });
   });
 
   test('defines the Redis password before the URLs that expand it', () => {
     const { objects } = synthApp({
-      redis: { type: 'external', host: 'redis.example.test', port: 6380, tls: true, password: { name: 'r', key: 'p' } },
+      redis: {
+        type: 'external',
+        host: 'redis.example.test',
+        port: 6380,
+        tls: true,
+        password: { name: 'r', key: 'p' },
+      },
     });
 
     const core = containerOf(find(objects, 'Deployment', 'harbor-core'), 'core');
     const names = core.env.map((e: any) => e.name);
 
-    expect(envOf(core, '_REDIS_URL_CORE'))
-      .toBe('rediss://:$(HARBOR_REDIS_PASSWORD)@redis.example.test:6380/0?idle_timeout_seconds=30');
+    expect(envOf(core, '_REDIS_URL_CORE')).toBe(
+      'rediss://:$(HARBOR_REDIS_PASSWORD)@redis.example.test:6380/0?idle_timeout_seconds=30',
+    );
     expect(names.indexOf('HARBOR_REDIS_PASSWORD')).toBeLessThan(names.indexOf('_REDIS_URL_CORE'));
     expect(JSON.stringify(find(objects, 'ConfigMap', 'harbor-core-env'))).not.toMatch(/REDIS/);
   });

@@ -1,7 +1,5 @@
 import { expectValidObjects } from '../support/schema';
-import {
-  containerOf, envOf, find, mountAt, ofKind, podSpec, synthApp,
-} from '../support/synth';
+import { containerOf, envOf, find, mountAt, ofKind, podSpec, synthApp } from '../support/synth';
 
 describe('Harbor', () => {
   test('derives the external URL from the host (field failure #1)', () => {
@@ -20,18 +18,22 @@ describe('Harbor', () => {
   test('puts a non-443 port into the external URL', () => {
     const { objects } = synthApp({ host: 'registry.example.test', port: 8443 });
 
-    expect(find(objects, 'ConfigMap', 'harbor-core-env').data.EXT_ENDPOINT)
-      .toBe('https://registry.example.test:8443');
+    expect(find(objects, 'ConfigMap', 'harbor-core-env').data.EXT_ENDPOINT).toBe(
+      'https://registry.example.test:8443',
+    );
   });
 
   test('has no external URL setting that could disagree with the host', () => {
-    expect(() => synthApp({ externalURL: 'https://other.example.test' }))
-      .toThrow(/externalURL: unknown key/);
+    expect(() => synthApp({ externalURL: 'https://other.example.test' })).toThrow(
+      /externalURL: unknown key/,
+    );
   });
 
   test('rejects an IP address or a malformed host', () => {
     expect(() => synthApp({ host: '192.0.2.10' })).toThrow(/host: "192.0.2.10" is an IP address/);
-    expect(() => synthApp({ host: 'Registry_Example' })).toThrow(/host: "Registry_Example" is not a DNS name/);
+    expect(() => synthApp({ host: 'Registry_Example' })).toThrow(
+      /host: "Registry_Example" is not a DNS name/,
+    );
   });
 
   test('points core at the database and Redis Services it renders (field failure #18)', () => {
@@ -44,7 +46,9 @@ describe('Harbor', () => {
 
     expect(database.spec.ports[0].port).toBe(Number(env.POSTGRESQL_PORT));
     expect(database.spec.selector).toEqual(statefulSet.spec.selector.matchLabels);
-    expect(envOf(core, '_REDIS_URL_CORE')).toBe('redis://harbor-redis:6379/0?idle_timeout_seconds=30');
+    expect(envOf(core, '_REDIS_URL_CORE')).toBe(
+      'redis://harbor-redis:6379/0?idle_timeout_seconds=30',
+    );
     expect(find(objects, 'Service', 'harbor-redis').spec.ports[0].port).toBe(6379);
   });
 
@@ -65,11 +69,13 @@ describe('Harbor', () => {
     const workloads = [...ofKind(objects, 'Deployment'), ...ofKind(objects, 'StatefulSet')];
     for (const service of ofKind(objects, 'Service')) {
       const selector = service.spec.selector;
-      const matching = workloads.filter((w) => Object.entries(selector)
-        .every(([k, v]) => w.spec.template.metadata.labels[k] === v));
+      const matching = workloads.filter((w) =>
+        Object.entries(selector).every(([k, v]) => w.spec.template.metadata.labels[k] === v),
+      );
       expect([service.metadata.name, matching.length]).toEqual([service.metadata.name, 1]);
-      const ports = matching[0].spec.template.spec.containers
-        .flatMap((c: any) => (c.ports ?? []).map((p: any) => p.containerPort));
+      const ports = matching[0].spec.template.spec.containers.flatMap((c: any) =>
+        (c.ports ?? []).map((p: any) => p.containerPort),
+      );
       for (const port of service.spec.ports) expect(ports).toContain(port.targetPort);
     }
   });
@@ -78,9 +84,15 @@ describe('Harbor', () => {
     const { objects } = synthApp();
 
     const nfs = ['nfs-csi'];
-    expect(nfs).not.toContain(find(objects, 'PersistentVolumeClaim', 'harbor-database').spec.storageClassName);
-    expect(nfs).not.toContain(find(objects, 'PersistentVolumeClaim', 'harbor-redis').spec.storageClassName);
-    expect(nfs).not.toContain(find(objects, 'PersistentVolumeClaim', 'harbor-trivy').spec.storageClassName);
+    expect(nfs).not.toContain(
+      find(objects, 'PersistentVolumeClaim', 'harbor-database').spec.storageClassName,
+    );
+    expect(nfs).not.toContain(
+      find(objects, 'PersistentVolumeClaim', 'harbor-redis').spec.storageClassName,
+    );
+    expect(nfs).not.toContain(
+      find(objects, 'PersistentVolumeClaim', 'harbor-trivy').spec.storageClassName,
+    );
     expect(find(objects, 'PersistentVolumeClaim', 'harbor-registry').spec).toMatchObject({
       storageClassName: 'nfs-csi',
       accessModes: ['ReadWriteMany'],
@@ -90,10 +102,12 @@ describe('Harbor', () => {
   test('refuses PostgreSQL or Redis on an NFS class without an explicit opt-in', () => {
     const nfsStorage = { storageClassName: 'nfs-csi', size: '5Gi' };
 
-    expect(() => synthApp({ database: { storage: nfsStorage } }))
-      .toThrow(/database\.storage\.storageClassName: "nfs-csi" is an NFS class, and PostgreSQL on NFS/);
-    expect(() => synthApp({ redis: { storage: nfsStorage } }))
-      .toThrow(/redis\.storage\.storageClassName: "nfs-csi" is an NFS class, and the redis volume on NFS/);
+    expect(() => synthApp({ database: { storage: nfsStorage } })).toThrow(
+      /database\.storage\.storageClassName: "nfs-csi" is an NFS class, and PostgreSQL on NFS/,
+    );
+    expect(() => synthApp({ redis: { storage: nfsStorage } })).toThrow(
+      /redis\.storage\.storageClassName: "nfs-csi" is an NFS class, and the redis volume on NFS/,
+    );
     expect(() => synthApp({ database: { storage: nfsStorage, allowNfs: true } })).not.toThrow();
   });
 
@@ -101,7 +115,11 @@ describe('Harbor', () => {
     const nfsStorage = { storageClassName: 'nfs-csi', size: '5Gi' };
     let message = '';
     try {
-      synthApp({ host: '192.0.2.1', database: { storage: nfsStorage }, redis: { storage: nfsStorage } });
+      synthApp({
+        host: '192.0.2.1',
+        database: { storage: nfsStorage },
+        redis: { storage: nfsStorage },
+      });
     } catch (err) {
       message = (err as Error).message;
     }
@@ -111,7 +129,7 @@ describe('Harbor', () => {
     expect(message).toMatch(/redis\.storage\.storageClassName:/);
   });
 
-  test('mounts the private CA into every component that makes TLS calls (field failure #20)', () => {
+  test('mounts the private CA where components make TLS calls (field failure #20)', () => {
     const { objects } = synthApp();
 
     const consumers: Array<[string, string, string]> = [
@@ -123,7 +141,11 @@ describe('Harbor', () => {
     ];
     for (const [kind, name, containerName] of consumers) {
       const workload = find(objects, kind, name);
-      const found = mountAt(workload, containerOf(workload, containerName), '/harbor_cust_cert/custom-ca.crt');
+      const found = mountAt(
+        workload,
+        containerOf(workload, containerName),
+        '/harbor_cust_cert/custom-ca.crt',
+      );
       expect(found?.volume.secret).toMatchObject({
         secretName: 'harbor-ca-root',
         items: [{ key: 'ca.crt', path: 'custom-ca.crt' }],
@@ -144,7 +166,9 @@ describe('Harbor', () => {
     const { objects } = synthApp({ tls: { type: 'secret', secretName: 'harbor-commercial-tls' } });
 
     const core = find(objects, 'Deployment', 'harbor-core');
-    expect(mountAt(core, containerOf(core, 'core'), '/harbor_cust_cert/custom-ca.crt')).toBeUndefined();
+    expect(
+      mountAt(core, containerOf(core, 'core'), '/harbor_cust_cert/custom-ca.crt'),
+    ).toBeUndefined();
     expect(find(objects, 'Ingress', 'harbor').spec.tls[0].secretName).toBe('harbor-commercial-tls');
     expect(ofKind(objects, 'Issuer').map((i) => i.metadata.name)).toEqual(['harbor-token-issuer']);
   });
@@ -152,8 +176,11 @@ describe('Harbor', () => {
   test('runs every Harbor pod as uid 10000 or 999 without privileges', () => {
     const { objects } = synthApp();
 
-    const workloads = [...ofKind(objects, 'Deployment'), ...ofKind(objects, 'StatefulSet'),
-      ...ofKind(objects, 'Job')];
+    const workloads = [
+      ...ofKind(objects, 'Deployment'),
+      ...ofKind(objects, 'StatefulSet'),
+      ...ofKind(objects, 'Job'),
+    ];
     for (const workload of workloads) {
       const pod = podSpec(workload);
       expect([10000, 999]).toContain(pod.securityContext.runAsUser);
@@ -174,24 +201,37 @@ describe('Harbor', () => {
   test('pins every image to the Harbor release', () => {
     const { objects } = synthApp();
 
-    const images = [...ofKind(objects, 'Deployment'), ...ofKind(objects, 'StatefulSet'), ...ofKind(objects, 'Job')]
+    const images = [
+      ...ofKind(objects, 'Deployment'),
+      ...ofKind(objects, 'StatefulSet'),
+      ...ofKind(objects, 'Job'),
+    ]
       .flatMap((w) => [...podSpec(w).containers, ...(podSpec(w).initContainers ?? [])])
       .map((c) => c.image);
     for (const image of images) expect(image).toMatch(/^docker\.io\/goharbor\/[a-z-]+:v2\.15\.2$/);
-    expect(new Set(images)).toEqual(new Set([
-      'docker.io/goharbor/harbor-core:v2.15.2', 'docker.io/goharbor/harbor-portal:v2.15.2',
-      'docker.io/goharbor/registry-photon:v2.15.2', 'docker.io/goharbor/harbor-registryctl:v2.15.2',
-      'docker.io/goharbor/harbor-jobservice:v2.15.2', 'docker.io/goharbor/trivy-adapter-photon:v2.15.2',
-      'docker.io/goharbor/harbor-db:v2.15.2', 'docker.io/goharbor/valkey-photon:v2.15.2',
-      'docker.io/goharbor/prepare:v2.15.2',
-    ]));
+    expect(new Set(images)).toEqual(
+      new Set([
+        'docker.io/goharbor/harbor-core:v2.15.2',
+        'docker.io/goharbor/harbor-portal:v2.15.2',
+        'docker.io/goharbor/registry-photon:v2.15.2',
+        'docker.io/goharbor/harbor-registryctl:v2.15.2',
+        'docker.io/goharbor/harbor-jobservice:v2.15.2',
+        'docker.io/goharbor/trivy-adapter-photon:v2.15.2',
+        'docker.io/goharbor/harbor-db:v2.15.2',
+        'docker.io/goharbor/valkey-photon:v2.15.2',
+        'docker.io/goharbor/prepare:v2.15.2',
+      ]),
+    );
   });
 
   test('rewrites every image to a mirror', () => {
     const { objects } = synthApp({ images: { registry: 'mirror.example.test/harbor' } });
 
-    const images = ofKind(objects, 'Deployment').flatMap((w) => podSpec(w).containers.map((c: any) => c.image));
-    for (const image of images) expect(image.startsWith('mirror.example.test/harbor/goharbor/')).toBe(true);
+    const images = ofKind(objects, 'Deployment').flatMap((w) =>
+      podSpec(w).containers.map((c: any) => c.image),
+    );
+    for (const image of images)
+      expect(image.startsWith('mirror.example.test/harbor/goharbor/')).toBe(true);
   });
 
   test('every object of several profiles is schema-valid', () => {
@@ -200,8 +240,16 @@ describe('Harbor', () => {
       { tls: { type: 'secret', secretName: 'commercial' }, port: 8443 },
       { tls: { type: 'issuer', name: 'vault', kind: 'ClusterIssuer' }, trivy: { enabled: false } },
       {
-        database: { type: 'external', host: 'pg.example.test', password: { name: 'pg', key: 'password' } },
-        redis: { type: 'external', host: 'redis.example.test', password: { name: 'redis', key: 'password' } },
+        database: {
+          type: 'external',
+          host: 'pg.example.test',
+          password: { name: 'pg', key: 'password' },
+        },
+        redis: {
+          type: 'external',
+          host: 'redis.example.test',
+          password: { name: 'redis', key: 'password' },
+        },
         replicas: { core: 2, portal: 2, registry: 2, jobservice: 2 },
       },
     ];

@@ -16,8 +16,12 @@ describe('HarborIngress', () => {
   test('routes the API, token service and registry to core and the rest to the portal', () => {
     const ingress = find(synthApp().objects, 'Ingress', 'harbor');
 
-    const routes = Object.fromEntries(ingress.spec.rules[0].http.paths
-      .map((p: any) => [p.path, `${p.backend.service.name}:${p.backend.service.port.number}`]));
+    const routes = Object.fromEntries(
+      ingress.spec.rules[0].http.paths.map((p: any) => [
+        p.path,
+        `${p.backend.service.name}:${p.backend.service.port.number}`,
+      ]),
+    );
 
     expect(routes).toEqual({
       '/api/': 'harbor-core:80',
@@ -35,19 +39,31 @@ describe('HarborIngress', () => {
     const certificate = find(objects, 'Certificate', 'harbor-tls');
 
     expect(ingress.spec.tls[0].secretName).toBe(certificate.spec.secretName);
-    expect(certificate.spec.issuerRef).toEqual({ group: 'cert-manager.io', kind: 'Issuer', name: 'harbor-ca' });
+    expect(certificate.spec.issuerRef).toEqual({
+      group: 'cert-manager.io',
+      kind: 'Issuer',
+      name: 'harbor-ca',
+    });
     expect(certificate.spec).toMatchObject({ duration: '2160h', renewBefore: '720h' });
   });
 
   test('refuses a renewal window as long as the certificate', () => {
-    expect(() => synthApp({ tls: { duration: '720h', renewBefore: '720h' } }))
-      .toThrow(/tls\.renewBefore: 720h is not shorter than tls\.duration 720h/);
+    expect(() => synthApp({ tls: { duration: '720h', renewBefore: '720h' } })).toThrow(
+      /tls\.renewBefore: 720h is not shorter than tls\.duration 720h/,
+    );
   });
 
   test('names an external issuer as given', () => {
-    const certificate = find(synthApp({ tls: { type: 'issuer', name: 'vault', kind: 'ClusterIssuer' } }).objects,
-      'Certificate', 'harbor-tls');
+    const certificate = find(
+      synthApp({ tls: { type: 'issuer', name: 'vault', kind: 'ClusterIssuer' } }).objects,
+      'Certificate',
+      'harbor-tls',
+    );
 
-    expect(certificate.spec.issuerRef).toEqual({ group: 'cert-manager.io', kind: 'ClusterIssuer', name: 'vault' });
+    expect(certificate.spec.issuerRef).toEqual({
+      group: 'cert-manager.io',
+      kind: 'ClusterIssuer',
+      name: 'vault',
+    });
   });
 });

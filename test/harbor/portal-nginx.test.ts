@@ -15,7 +15,14 @@ import * as path from 'path';
 import { gunzipSync } from 'zlib';
 import { PORTAL_PORT, portalNginxConf } from '../../lib/harbor/portal';
 import {
-  Daemon, OutputFiles, RunResult, freePort, run, startDaemon, stopDaemon, waitUntil,
+  Daemon,
+  OutputFiles,
+  RunResult,
+  freePort,
+  run,
+  startDaemon,
+  stopDaemon,
+  waitUntil,
 } from '../support/processes';
 import { find, synthApp } from '../support/synth';
 
@@ -78,17 +85,21 @@ interface Reply {
 function get(host: string, port: number, urlPath: string, headers = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
     // no keep-alive: a lingering socket would outlive the server it belongs to
-    const req = http.get({ host, port, path: urlPath, headers, agent: false, timeout: 5_000 },
+    const req = http.get(
+      { host, port, path: urlPath, headers, agent: false, timeout: 5_000 },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve({
-          status: res.statusCode ?? 0,
-          headers: res.headers,
-          body: Buffer.concat(chunks),
-        }));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks),
+          }),
+        );
         res.on('error', reject);
-      });
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`GET ${urlPath} timed out`)));
     req.on('error', reject);
   });
@@ -116,8 +127,12 @@ class Server {
     for (const p of [workDir, dir, root]) fs.chmodSync(p, 0o755);
 
     // only what must differ here: the port, and a root we can fill instead of the image's
-    let conf = rewrite(this.conf, new RegExp(`(listen\\s+(?:\\[::\\]:)?)${PORTAL_PORT};`, 'g'),
-      `$1${this.port};`, (this.conf.match(/^\s*listen\s/gm) ?? []).length);
+    let conf = rewrite(
+      this.conf,
+      new RegExp(`(listen\\s+(?:\\[::\\]:)?)${PORTAL_PORT};`, 'g'),
+      `$1${this.port};`,
+      (this.conf.match(/^\s*listen\s/gm) ?? []).length,
+    );
     conf = rewrite(conf, /^(\s*root\s+)\S+;/gm, `$1${root};`, 1);
     const file = path.join(dir, 'nginx.conf');
     fs.writeFileSync(file, conf);
@@ -126,8 +141,10 @@ class Server {
 
     const args = ['-p', `${dir}/`, '-c', file, '-e', this.errorLog, '-g', 'daemon off;'];
     this.daemon = startDaemon('nginx', nginx, args, { outputFiles: this.files });
-    await waitUntil(this.daemon, () => get('127.0.0.1', this.port, '/').then(() => true),
-      { timeoutMs: STARTUP_MS, intervalMs: 50 });
+    await waitUntil(this.daemon, () => get('127.0.0.1', this.port, '/').then(() => true), {
+      timeoutMs: STARTUP_MS,
+      intervalMs: 50,
+    });
   }
 
   /** What nginx wrote to its stdout: the access log. */
@@ -143,8 +160,10 @@ class Server {
   /** The stdout once it matches `pattern`, or after a few seconds: log lines follow replies. */
   async stdoutOnceMatching(pattern: RegExp): Promise<string> {
     if (this.daemon) {
-      await waitUntil(this.daemon, async () => pattern.test(this.stdout()),
-        { timeoutMs: 5_000, intervalMs: 20 }).catch(() => undefined);
+      await waitUntil(this.daemon, async () => pattern.test(this.stdout()), {
+        timeoutMs: 5_000,
+        intervalMs: 20,
+      }).catch(() => undefined);
     }
     return this.stdout();
   }
@@ -270,8 +289,11 @@ describe.each(variants)('%s', (_label, conf, ipv6) => {
       const agent = `portal-nginx-test/${randomBytes(6).toString('hex')}`;
       const reply = await local('/', { 'User-Agent': agent });
       // nginx's default "combined" format
-      const line = new RegExp(`^127\\.0\\.0\\.1 - - \\[[^\\]]+\\] "GET / HTTP/1\\.1" 200 `
-        + `${Buffer.byteLength(INDEX)} "-" "${agent}"$`, 'm');
+      const line = new RegExp(
+        `^127\\.0\\.0\\.1 - - \\[[^\\]]+\\] "GET / HTTP/1\\.1" 200 ` +
+          `${Buffer.byteLength(INDEX)} "-" "${agent}"$`,
+        'm',
+      );
 
       expect(reply.status).toBe(200);
       expect(await server.stdoutOnceMatching(line)).toMatch(line);

@@ -17,11 +17,15 @@ import { gzipSync } from 'zlib';
 import { parse, stringify } from 'yaml';
 import { FakeSecretsApi } from '../support/fake-k8s-api';
 import {
-  Daemon, RunResult, freePort, run, startDaemon, stopDaemon, waitUntil,
+  Daemon,
+  RunResult,
+  freePort,
+  run,
+  startDaemon,
+  stopDaemon,
+  waitUntil,
 } from '../support/processes';
-import {
-  K8sObject, containerOf, envOf, find, mountAt, ofKind, synthApp,
-} from '../support/synth';
+import { K8sObject, containerOf, envOf, find, mountAt, ofKind, synthApp } from '../support/synth';
 
 const REPOSITORY = 'library/test';
 const TAG = '1';
@@ -35,8 +39,11 @@ const COMMAND_MS = 30_000;
 function cleanEnv(home: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
   for (const key of Object.keys(env)) {
-    if (/^(REGISTRY_|KUBERNETES_|K8S_|SECRETS_SPEC$|HTPASSWD_BIN$|XDG_|(HTTPS?|ALL|NO)_PROXY$)/i
-      .test(key)) {
+    if (
+      /^(REGISTRY_|KUBERNETES_|K8S_|SECRETS_SPEC$|HTPASSWD_BIN$|XDG_|(HTTPS?|ALL|NO)_PROXY$)/i.test(
+        key,
+      )
+    ) {
       delete env[key];
     }
   }
@@ -92,8 +99,12 @@ async function runSecretsJob(objects: K8sObject[], workDir: string): Promise<Cre
   const scriptMap = find(objects, 'ConfigMap', scriptMount?.volume.configMap.name);
   const script = scriptMap.data[path.basename(scriptPath)] as string;
   // the cluster runs the ConfigMap's copy; it must be the script this repository tests
-  expect(script).toBe(fs.readFileSync(
-    path.join(__dirname, '..', '..', 'lib', 'harbor', 'scripts', 'ensure-secrets.py'), 'utf8'));
+  expect(script).toBe(
+    fs.readFileSync(
+      path.join(__dirname, '..', '..', 'lib', 'harbor', 'scripts', 'ensure-secrets.py'),
+      'utf8',
+    ),
+  );
   const scriptFile = path.join(workDir, 'ensure-secrets.py');
   fs.writeFileSync(scriptFile, script);
 
@@ -153,28 +164,39 @@ function buildOciImage(dir: string): OciImage {
   fs.writeFileSync(path.join(content, 'hello.txt'), `pushed by a test ${nonce}\n`);
   const tar = execFileSync('tar', ['--owner=0', '--group=0', '-C', content, '-cf', '-', '.']);
   const layer = writeBlob(gzipSync(tar));
-  const config = writeBlob(Buffer.from(JSON.stringify({
-    architecture: 'amd64',
-    os: 'linux',
-    config: {},
-    rootfs: { type: 'layers', diff_ids: [sha256(tar)] },
-  })));
-  const manifest = Buffer.from(JSON.stringify({
-    schemaVersion: 2,
-    mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
-    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...layer }],
-  }));
+  const config = writeBlob(
+    Buffer.from(
+      JSON.stringify({
+        architecture: 'amd64',
+        os: 'linux',
+        config: {},
+        rootfs: { type: 'layers', diff_ids: [sha256(tar)] },
+      }),
+    ),
+  );
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...layer }],
+    }),
+  );
   const manifestBlob = writeBlob(manifest);
   fs.writeFileSync(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  fs.writeFileSync(path.join(dir, 'index.json'), JSON.stringify({
-    schemaVersion: 2,
-    manifests: [{
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      ...manifestBlob,
-      annotations: { 'org.opencontainers.image.ref.name': TAG },
-    }],
-  }));
+  fs.writeFileSync(
+    path.join(dir, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [
+        {
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          ...manifestBlob,
+          annotations: { 'org.opencontainers.image.ref.name': TAG },
+        },
+      ],
+    }),
+  );
   return { dir, manifest, manifestDigest: manifestBlob.digest, config, layer };
 }
 
@@ -228,18 +250,30 @@ beforeAll(async () => {
   expect(user).toBe('harbor_registry_user');
 
   const htpasswdFile = path.join(workDir, 'passwd');
-  fs.writeFileSync(htpasswdFile,
-    secrets.file(deployment, container, original.auth.htpasswd.path), { mode: 0o600 });
+  fs.writeFileSync(htpasswdFile, secrets.file(deployment, container, original.auth.htpasswd.path), {
+    mode: 0o600,
+  });
   const podEnv = secrets.env(deployment, container);
 
   redisPort = await freePort();
-  const redisArgs = ['--bind', '127.0.0.1', '--port', String(redisPort), '--save', '',
-    '--appendonly', 'no', '--dir', workDir];
+  const redisArgs = [
+    '--bind',
+    '127.0.0.1',
+    '--port',
+    String(redisPort),
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    workDir,
+  ];
   redisPassword = podEnv.REGISTRY_REDIS_PASSWORD;
   if (redisPassword) redisArgs.push('--requirepass', redisPassword);
   redis = startDaemon('redis-server', 'redis-server', redisArgs, { env });
-  await waitUntil(redis, async () => (await redisCli(['ping'])).stdout.trim() === 'PONG',
-    { timeoutMs: STARTUP_MS });
+  await waitUntil(redis, async () => (await redisCli(['ping'])).stdout.trim() === 'PONG', {
+    timeoutMs: STARTUP_MS,
+  });
 
   // only what must differ on a test machine: paths, and ports on 127.0.0.1
   const port = await freePort();
@@ -254,12 +288,20 @@ beforeAll(async () => {
 
   registryHost = `127.0.0.1:${port}`;
   registryUrl = `http://${registryHost}`;
-  registry = startDaemon('docker-registry', 'docker-registry', ['serve', configFile],
-    { env: { ...env, ...podEnv } });
+  registry = startDaemon('docker-registry', 'docker-registry', ['serve', configFile], {
+    env: { ...env, ...podEnv },
+  });
   // the pod's startup probe asks for / too
-  await waitUntil(registry, async () => (await fetch(`${registryUrl}/`, {
-    signal: AbortSignal.timeout(1_000),
-  })).status === 200, { timeoutMs: STARTUP_MS });
+  await waitUntil(
+    registry,
+    async () =>
+      (
+        await fetch(`${registryUrl}/`, {
+          signal: AbortSignal.timeout(1_000),
+        })
+      ).status === 200,
+    { timeoutMs: STARTUP_MS },
+  );
   startupLog = registry.output();
 
   image = buildOciImage(path.join(workDir, 'image'));
@@ -290,8 +332,10 @@ function skopeo(args: string[]): Promise<RunResult> {
   const policy = path.join(workDir, 'policy.json');
   // signature policy is not under test; the machine's own policy must not decide the outcome
   fs.writeFileSync(policy, JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
-  return run('skopeo', ['--policy', policy, '--command-timeout', '30s', ...args],
-    { env, timeoutMs: COMMAND_MS });
+  return run('skopeo', ['--policy', policy, '--command-timeout', '30s', ...args], {
+    env,
+    timeoutMs: COMMAND_MS,
+  });
 }
 
 test('starts with the redis blob cache and the http secret from env, without warnings', () => {
@@ -306,8 +350,9 @@ test('refuses /v2/ without credentials with the configured basic realm', async (
   const response = await getV2();
 
   expect(response.status).toBe(401);
-  expect(response.headers.get('www-authenticate'))
-    .toBe(`Basic realm="${original.auth.htpasswd.realm}"`);
+  expect(response.headers.get('www-authenticate')).toBe(
+    `Basic realm="${original.auth.htpasswd.realm}"`,
+  );
 });
 
 test('refuses /v2/ with a wrong password', async () => {
@@ -323,8 +368,15 @@ describe('after skopeo pushed an image', () => {
   let push: RunResult;
 
   beforeAll(async () => {
-    push = await skopeo(['copy', '--preserve-digests', '--dest-tls-verify=false',
-      '--dest-creds', `${user}:${password}`, `oci:${image.dir}:${TAG}`, reference()]);
+    push = await skopeo([
+      'copy',
+      '--preserve-digests',
+      '--dest-tls-verify=false',
+      '--dest-creds',
+      `${user}:${password}`,
+      `oci:${image.dir}:${TAG}`,
+      reference(),
+    ]);
   });
 
   test('the push succeeded', () => {
@@ -332,16 +384,27 @@ describe('after skopeo pushed an image', () => {
   });
 
   test('the manifest reads back byte for byte', async () => {
-    const raw = await skopeo(['inspect', '--raw', '--tls-verify=false',
-      '--creds', `${user}:${password}`, reference()]);
+    const raw = await skopeo([
+      'inspect',
+      '--raw',
+      '--tls-verify=false',
+      '--creds',
+      `${user}:${password}`,
+      reference(),
+    ]);
 
     expect(raw.code).toBe(0);
     expect(Buffer.from(raw.stdout, 'utf8').equals(image.manifest)).toBe(true);
   });
 
   test('skopeo inspect reports the pushed digest and layer', async () => {
-    const inspected = await skopeo(['inspect', '--tls-verify=false',
-      '--creds', `${user}:${password}`, reference()]);
+    const inspected = await skopeo([
+      'inspect',
+      '--tls-verify=false',
+      '--creds',
+      `${user}:${password}`,
+      reference(),
+    ]);
 
     expect(inspected.code).toBe(0);
     const info = JSON.parse(inspected.stdout);
@@ -350,8 +413,13 @@ describe('after skopeo pushed an image', () => {
   });
 
   test('reading it back without credentials is refused', async () => {
-    const anonymous = await skopeo(['inspect', '--raw', '--tls-verify=false', '--no-creds',
-      reference()]);
+    const anonymous = await skopeo([
+      'inspect',
+      '--raw',
+      '--tls-verify=false',
+      '--no-creds',
+      reference(),
+    ]);
 
     expect(anonymous.code).not.toBe(0);
     expect(anonymous.stderr).toMatch(/unauthorized|authentication required/i);

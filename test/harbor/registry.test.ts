@@ -21,11 +21,16 @@ describe('HarborRegistry', () => {
     const registry = find(objects, 'Deployment', 'harbor-registry');
     for (const name of ['registry', 'registryctl']) {
       const container = containerOf(registry, name);
-      expect(mountAt(registry, container, '/storage')?.volume.persistentVolumeClaim.claimName)
-        .toBe('harbor-registry');
-      expect(mountAt(registry, container, '/etc/registry/config.yml')?.volume.configMap.name)
-        .toBe('harbor-registry');
-      expect(envOf(container, 'REGISTRY_HTTP_SECRET')).toEqual({ name: 'harbor-registry-http-secret', key: 'secret' });
+      expect(mountAt(registry, container, '/storage')?.volume.persistentVolumeClaim.claimName).toBe(
+        'harbor-registry',
+      );
+      expect(mountAt(registry, container, '/etc/registry/config.yml')?.volume.configMap.name).toBe(
+        'harbor-registry',
+      );
+      expect(envOf(container, 'REGISTRY_HTTP_SECRET')).toEqual({
+        name: 'harbor-registry-http-secret',
+        key: 'secret',
+      });
     }
   });
 
@@ -39,8 +44,10 @@ describe('HarborRegistry', () => {
 
     expect(config.auth.htpasswd.path).toBe('/etc/registry/passwd');
     expect(found?.volume.secret.secretName).toBe('harbor-registry-credentials');
-    expect(envOf(core, 'REGISTRY_CREDENTIAL_PASSWORD'))
-      .toEqual({ name: 'harbor-registry-credentials', key: 'REGISTRY_PASSWD' });
+    expect(envOf(core, 'REGISTRY_CREDENTIAL_PASSWORD')).toEqual({
+      name: 'harbor-registry-credentials',
+      key: 'REGISTRY_PASSWD',
+    });
   });
 
   test('recreates its pod on a ReadWriteOnce volume and rolls on ReadWriteMany', () => {
@@ -55,12 +62,15 @@ describe('HarborRegistry', () => {
   });
 
   test('refuses several replicas on a ReadWriteOnce volume', () => {
-    expect(() => synthApp({ registryStorage: { accessMode: 'ReadWriteOnce' }, replicas: { registry: 2 } }))
-      .toThrow(/replicas\.registry: 2 replicas share one volume, which needs registryStorage\.accessMode ReadWriteMany/);
+    expect(() =>
+      synthApp({ registryStorage: { accessMode: 'ReadWriteOnce' }, replicas: { registry: 2 } }),
+    ).toThrow(/replicas\.registry: 2 replicas share one volume, which needs registryStorage/);
   });
 
   test('points the layer cache at Redis database 2', () => {
-    const config = parse(find(synthApp().objects, 'ConfigMap', 'harbor-registry').data['config.yml']);
+    const config = parse(
+      find(synthApp().objects, 'ConfigMap', 'harbor-registry').data['config.yml'],
+    );
 
     expect(config.redis).toMatchObject({ addr: 'harbor-redis:6379', db: 2 });
     expect(config.storage.filesystem.rootdirectory).toBe('/storage');
@@ -69,13 +79,20 @@ describe('HarborRegistry', () => {
 
   test('reads an external Redis password from a Secret, never from the config', () => {
     const { objects } = synthApp({
-      redis: { type: 'external', host: 'redis.example.test', password: { name: 'redis-auth', key: 'pw' } },
+      redis: {
+        type: 'external',
+        host: 'redis.example.test',
+        password: { name: 'redis-auth', key: 'pw' },
+      },
     });
 
     const registry = find(objects, 'Deployment', 'harbor-registry');
     const configText = find(objects, 'ConfigMap', 'harbor-registry').data['config.yml'];
 
-    expect(envOf(containerOf(registry, 'registry'), 'REGISTRY_REDIS_PASSWORD')).toEqual({ name: 'redis-auth', key: 'pw' });
+    expect(envOf(containerOf(registry, 'registry'), 'REGISTRY_REDIS_PASSWORD')).toEqual({
+      name: 'redis-auth',
+      key: 'pw',
+    });
     expect(parse(configText).redis.password).toBeUndefined();
   });
 });

@@ -19,7 +19,7 @@ describe('HarborSecrets', () => {
     expect(text).not.toMatch(/Harbor12345|not-a-secure-key|changeit/);
   });
 
-  test('asks the in-cluster Job for a 16-byte secretKey and a 32-character CSRF key (field failure #14)', () => {
+  test('asks for a 16-byte secretKey and a 32-character CSRF key (field failure #14)', () => {
     const spec = secretsSpec(synthApp().objects);
 
     const byName = Object.fromEntries(spec.secrets.map((s: any) => [s.name, s.entries]));
@@ -27,7 +27,12 @@ describe('HarborSecrets', () => {
     expect(byName['harbor-csrf-key']).toEqual([{ key: 'CSRF_KEY', kind: 'random', length: 32 }]);
     expect(byName['harbor-registry-credentials']).toEqual([
       { key: 'REGISTRY_PASSWD', kind: 'random', length: 32 },
-      { key: 'REGISTRY_HTPASSWD', kind: 'htpasswd', user: 'harbor_registry_user', passwordFrom: 'REGISTRY_PASSWD' },
+      {
+        key: 'REGISTRY_HTPASSWD',
+        kind: 'htpasswd',
+        user: 'harbor_registry_user',
+        passwordFrom: 'REGISTRY_PASSWD',
+      },
     ]);
     expect(spec.namespace).toBe('harbor');
   });
@@ -63,14 +68,22 @@ describe('HarborSecrets', () => {
     const ref = (name: string) => ({ name, key: 'value' });
     const { objects } = synthApp({
       existingSecrets: {
-        secretKey: ref('a'), csrfKey: ref('b'), coreSecret: ref('c'), jobserviceSecret: ref('d'),
-        registryHttpSecret: ref('e'), registryCredentials: 'f', adminPassword: ref('g'),
-        tokenKey: ref('h'), databasePassword: ref('i'),
+        secretKey: ref('a'),
+        csrfKey: ref('b'),
+        coreSecret: ref('c'),
+        jobserviceSecret: ref('d'),
+        registryHttpSecret: ref('e'),
+        registryCredentials: 'f',
+        adminPassword: ref('g'),
+        tokenKey: ref('h'),
+        databasePassword: ref('i'),
       },
     });
 
     expect(ofKind(objects, 'Job')).toEqual([]);
-    expect(ofKind(objects, 'Certificate').map((c) => c.metadata.name)).not.toContain('harbor-token-signing');
+    expect(ofKind(objects, 'Certificate').map((c) => c.metadata.name)).not.toContain(
+      'harbor-token-signing',
+    );
   });
 
   test('lets the Job create Secrets and nothing else', () => {
@@ -82,7 +95,9 @@ describe('HarborSecrets', () => {
 
     expect(role.rules).toEqual([{ apiGroups: [''], resources: ['secrets'], verbs: ['create'] }]);
     expect(binding.roleRef).toMatchObject({ kind: 'Role', name: 'harbor-secrets' });
-    expect(binding.subjects).toEqual([{ apiGroup: '', kind: 'ServiceAccount', name: 'harbor-secrets', namespace: 'harbor' }]);
+    expect(binding.subjects).toEqual([
+      { apiGroup: '', kind: 'ServiceAccount', name: 'harbor-secrets', namespace: 'harbor' },
+    ]);
     expect(job.spec.template.spec.serviceAccountName).toBe('harbor-secrets');
   });
 
@@ -95,8 +110,10 @@ describe('HarborSecrets', () => {
   test('names the Job after its content, so a changed Job is a new object', () => {
     const first = ofKind(synthApp().objects, 'Job')[0].metadata.name;
     const same = ofKind(synthApp().objects, 'Job')[0].metadata.name;
-    const changed = ofKind(synthApp({ existingSecrets: { csrfKey: { name: 'x', key: 'y' } } }).objects, 'Job')[0]
-      .metadata.name;
+    const changed = ofKind(
+      synthApp({ existingSecrets: { csrfKey: { name: 'x', key: 'y' } } }).objects,
+      'Job',
+    )[0].metadata.name;
 
     expect(same).toBe(first);
     expect(changed).not.toBe(first);
@@ -110,7 +127,10 @@ describe('HarborSecrets', () => {
     const found = mountAt(core, containerOf(core, 'core'), '/etc/core/private_key.pem');
 
     expect(certificate.spec.privateKey).toMatchObject({ algorithm: 'RSA', size: 4096 });
-    expect(certificate.spec.issuerRef).toMatchObject({ kind: 'Issuer', name: 'harbor-token-issuer' });
+    expect(certificate.spec.issuerRef).toMatchObject({
+      kind: 'Issuer',
+      name: 'harbor-token-issuer',
+    });
     expect(found?.volume.secret).toMatchObject({
       secretName: 'harbor-token-signing',
       items: [{ key: 'tls.key', path: 'private_key.pem' }],
@@ -120,14 +140,18 @@ describe('HarborSecrets', () => {
   test('needs a chart namespace for its Job', () => {
     const chart = Testing.chart();
 
-    expect(() => new HarborSecrets(chart, 'Secrets', { instance: 'harbor', images: new HarborImages() }))
-      .toThrow(/needs a namespace/);
+    expect(
+      () => new HarborSecrets(chart, 'Secrets', { instance: 'harbor', images: new HarborImages() }),
+    ).toThrow(/needs a namespace/);
   });
 
   test('creates its Job in the chart namespace', () => {
     const chart = new Chart(Testing.app(), 'test', { namespace: 'registry' });
 
-    const secrets = new HarborSecrets(chart, 'Secrets', { instance: 'hub', images: new HarborImages() });
+    const secrets = new HarborSecrets(chart, 'Secrets', {
+      instance: 'hub',
+      images: new HarborImages(),
+    });
 
     expect(secrets.generated).toContain('hub-secret-key');
     expect(secrets.refs.csrfKey).toEqual({ name: 'hub-csrf-key', key: 'CSRF_KEY' });

@@ -47,9 +47,9 @@ export class FakeSecretsApi {
     const handler: http.RequestListener = (req, res) => this.handle(req, res);
     this.server = tls
       ? https.createServer(
-        { key: fs.readFileSync(tls.key), cert: fs.readFileSync(tls.cert) },
-        handler,
-      )
+          { key: fs.readFileSync(tls.key), cert: fs.readFileSync(tls.cert) },
+          handler,
+        )
       : http.createServer(handler);
   }
 
@@ -83,8 +83,7 @@ export class FakeSecretsApi {
 
   /** Stores a Secret as if it existed before the run, in its metadata.namespace. */
   seed(secret: StoredSecret): void {
-    this.store.set(`${secret.metadata.namespace}/${secret.metadata.name}`,
-      structuredClone(secret));
+    this.store.set(`${secret.metadata.namespace}/${secret.metadata.name}`, structuredClone(secret));
   }
 
   get(namespace: string, name: string): StoredSecret | undefined {
@@ -96,8 +95,12 @@ export class FakeSecretsApi {
   data(namespace: string, name: string): Record<string, string> | undefined {
     const secret = this.store.get(`${namespace}/${name}`);
     if (!secret) return undefined;
-    return Object.fromEntries(Object.entries(secret.data ?? {}).map(
-      ([key, b64]) => [key, Buffer.from(b64, 'base64').toString('utf8')]));
+    return Object.fromEntries(
+      Object.entries(secret.data ?? {}).map(([key, b64]) => [
+        key,
+        Buffer.from(b64, 'base64').toString('utf8'),
+      ]),
+    );
   }
 
   /** Names of the stored Secrets, in every namespace. */
@@ -166,9 +169,14 @@ export class FakeSecretsApi {
     if (problem) {
       sendStatus(res, 422, 'Invalid', problem);
     } else if (this.forbidden.has(name)) {
-      sendStatus(res, 403, 'Forbidden', `secrets is forbidden: User ` +
-        `"system:serviceaccount:${namespace}:ensure-secrets" cannot create resource ` +
-        `"secrets" in API group "" in the namespace "${namespace}"`);
+      sendStatus(
+        res,
+        403,
+        'Forbidden',
+        `secrets is forbidden: User ` +
+          `"system:serviceaccount:${namespace}:ensure-secrets" cannot create resource ` +
+          `"secrets" in API group "" in the namespace "${namespace}"`,
+      );
     } else if (this.echoing.has(name)) {
       sendStatus(res, 422, 'Invalid', `Secret "${name}" is invalid: ${body}`);
     } else if (this.store.has(id)) {
@@ -196,12 +204,14 @@ function invalidSecret(secret: StoredSecret, namespace: string): string | undefi
 
 function sendStatus(res: http.ServerResponse, code: number, reason: string, message: string) {
   res.writeHead(code, { 'Content-Type': 'application/json' });
-  res.end(JSON.stringify({
-    kind: 'Status',
-    apiVersion: 'v1',
-    status: 'Failure',
-    message,
-    reason,
-    code,
-  }));
+  res.end(
+    JSON.stringify({
+      kind: 'Status',
+      apiVersion: 'v1',
+      status: 'Failure',
+      message,
+      reason,
+      code,
+    }),
+  );
 }

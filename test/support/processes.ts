@@ -120,7 +120,12 @@ export async function waitUntil(
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (daemon.exited()) throw new Error(`${daemon.name} exited:\n${daemon.output()}`);
-    if (await Promise.resolve().then(ready).catch(() => false)) return;
+    if (
+      await Promise.resolve()
+        .then(ready)
+        .catch(() => false)
+    )
+      return;
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
   throw new Error(`${daemon.name} not ready after ${timeoutMs} ms:\n${daemon.output()}`);

@@ -51,16 +51,16 @@ const INT64 = 2 ** 63;
 // Only formats the API server itself checks for these fields. Any other format is dropped
 // before compiling, as the API server ignores formats it does not know.
 const FORMATS: Record<string, FormatDefinition<string> | FormatDefinition<number>> = {
-  'int32': { type: 'number', validate: (n) => Number.isInteger(n) && n >= -INT32 && n < INT32 },
-  'int64': { type: 'number', validate: (n) => Number.isInteger(n) && n >= -INT64 && n < INT64 },
-  'double': { type: 'number', validate: () => true },
-  'float': { type: 'number', validate: () => true },
+  int32: { type: 'number', validate: (n) => Number.isInteger(n) && n >= -INT32 && n < INT32 },
+  int64: { type: 'number', validate: (n) => Number.isInteger(n) && n >= -INT64 && n < INT64 },
+  double: { type: 'number', validate: () => true },
+  float: { type: 'number', validate: () => true },
   // Go decodes []byte with base64.StdEncoding, which skips line breaks
-  'byte': { type: 'string', validate: (s) => BASE64.test(s.replace(/[\r\n]/g, '')) },
+  byte: { type: 'string', validate: (s) => BASE64.test(s.replace(/[\r\n]/g, '')) },
   // metav1.Time only accepts RFC 3339; the regexp alone would let 2024-13-45 through
   'date-time': { type: 'string', validate: (s) => DATE_TIME.test(s) && !isNaN(Date.parse(s)) },
-  'ipv4': { type: 'string', validate: (s) => isIPv4(s) },
-  'ipv6': { type: 'string', validate: (s) => isIPv6(s) },
+  ipv4: { type: 'string', validate: (s) => isIPv4(s) },
+  ipv6: { type: 'string', validate: (s) => isIPv6(s) },
 };
 
 function isObject(value: unknown): value is Schema {
@@ -245,7 +245,8 @@ function preview(value: unknown): string {
 function alternatives(branches: unknown): string | undefined {
   if (!Array.isArray(branches)) return undefined;
   const types = branches.map((b) =>
-    isObject(b) && Object.keys(b).length === 1 && typeof b.type === 'string' ? b.type : '');
+    isObject(b) && Object.keys(b).length === 1 && typeof b.type === 'string' ? b.type : '',
+  );
   return types.every((t) => t) ? types.join(' or ') : undefined;
 }
 
@@ -261,8 +262,10 @@ function describe(err: ErrorObject, prefix: string): string {
       return `${at || '/'}: must be ${type}, got ${preview(err.data)}`;
     }
     case 'enum':
-      return `${at || '/'}: must be one of ${err.params.allowedValues.map(preview).join(', ')}` +
-        `, got ${preview(err.data)}`;
+      return (
+        `${at || '/'}: must be one of ${err.params.allowedValues.map(preview).join(', ')}` +
+        `, got ${preview(err.data)}`
+      );
     case 'anyOf':
     case 'oneOf': {
       const types = alternatives(err.schema);
@@ -278,10 +281,12 @@ function describe(err: ErrorObject, prefix: string): string {
 function describeAll(errors: ErrorObject[], prefix: string): string[] {
   const combinators = errors.filter((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf');
   const inBranch = (e: ErrorObject): boolean =>
-    combinators.some((c) =>
-      c !== e &&
-      e.schemaPath.startsWith(`${c.schemaPath}/`) &&
-      (e.instancePath === c.instancePath || e.instancePath.startsWith(`${c.instancePath}/`)));
+    combinators.some(
+      (c) =>
+        c !== e &&
+        e.schemaPath.startsWith(`${c.schemaPath}/`) &&
+        (e.instancePath === c.instancePath || e.instancePath.startsWith(`${c.instancePath}/`)),
+    );
   return errors.filter((e) => !inBranch(e)).map((e) => describe(e, prefix));
 }
 
@@ -376,5 +381,6 @@ export function loadYamlDir(dir: string): any[] {
       if (doc.errors.length > 0) throw new Error(`${file}: ${doc.errors[0].message}`);
       const value = doc.toJS();
       return value === null || value === undefined ? [] : [value];
-    }));
+    }),
+  );
 }

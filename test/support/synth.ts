@@ -29,7 +29,9 @@ export function find(objects: K8sObject[], kind: string, name: string): K8sObjec
   const matches = objects.filter((o) => o.kind === kind && o.metadata?.name === name);
   if (matches.length !== 1) {
     const names = objects.filter((o) => o.kind === kind).map((o) => o.metadata?.name);
-    throw new Error(`expected one ${kind} ${name}, found ${matches.length}; ${kind}s: ${names.join(', ')}`);
+    throw new Error(
+      `expected one ${kind} ${name}, found ${matches.length}; ${kind}s: ${names.join(', ')}`,
+    );
   }
   return matches[0];
 }
@@ -44,9 +46,13 @@ export function podSpec(workload: K8sObject): K8sObject {
 }
 
 export function containerOf(workload: K8sObject, name: string): K8sObject {
-  const all = [...(podSpec(workload).containers ?? []), ...(podSpec(workload).initContainers ?? [])];
+  const all = [
+    ...(podSpec(workload).containers ?? []),
+    ...(podSpec(workload).initContainers ?? []),
+  ];
   const container = all.find((c: K8sObject) => c.name === name);
-  if (!container) throw new Error(`no container ${name} in ${workload.kind} ${workload.metadata.name}`);
+  if (!container)
+    throw new Error(`no container ${name} in ${workload.kind} ${workload.metadata.name}`);
   return container;
 }
 
