@@ -1,16 +1,60 @@
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { parseArgs } from 'util';
 import { loadConfig } from './lib/app/config';
 import { buildStack } from './lib/app/stack';
+import { ConfigurationError } from './lib/private/validation';
 
 const USAGE = `usage: npm run synth -- [--config FILE] [--out DIR]
 
   --config, -c FILE  YAML file laid over the built-in non-production profile
                      (default: $HARBOR_CONFIG, else the built-in profile alone)
-  --out, -o DIR      where the YAML goes (default: $CDK8S_OUTDIR, else dist)`;
+  --out, -o DIR      where the YAML goes (default: $CDK8S_OUTDIR, else dist); it must be
+                     missing, empty, or hold only *.k8s.yaml files of an earlier synth`;
 
-let outdir = 'dist';
+/** Files synthesis writes; an output directory may hold nothing else. */
+const GENERATED = /\.k8s\.yaml$/;
+
+/** Set once the output directory is known, for the failure message. */
+let target: string | undefined;
+
+/**
+ * Refuses an output path that holds anything synthesis did not write, so that a mistyped
+ * `--out` can never delete a project, a config file or a mount.
+ */
+function checkOutput(outdir: string, given: string): void {
+  const problem = (text: string) => new ConfigurationError('output', [`--out: ${given} ${text}`]);
+  if (!fs.existsSync(outdir)) {
+    const parent = path.dirname(outdir);
+    if (!fs.existsSync(parent) || !fs.statSync(parent).isDirectory()) {
+      throw problem(`is in ${parent}, which is not a directory; create it first`);
+    }
+    return;
+  }
+  if (!fs.statSync(outdir).isDirectory()) throw problem('is a file; name a directory');
+  const foreign = fs
+    .readdirSync(outdir, { withFileTypes: true })
+    .filter((entry) => !entry.isFile() || !GENERATED.test(entry.name))
+    .map((entry) => entry.name)
+    .sort();
+  if (foreign.length > 0) {
+    const shown = foreign.slice(0, 5).join(', ') + (foreign.length > 5 ? ', ...' : '');
+    throw problem(
+      `holds files synth did not write (${shown}); name an empty directory or one that` +
+        ' only an earlier synth wrote',
+    );
+  }
+}
+
+/** Replaces the generated files of `outdir` with those of `staging`. */
+function publish(staging: string, outdir: string): string[] {
+  if (!fs.existsSync(outdir)) fs.mkdirSync(outdir);
+  for (const old of fs.readdirSync(outdir)) fs.unlinkSync(path.join(outdir, old));
+  const files = fs.readdirSync(staging).sort();
+  for (const file of files) fs.copyFileSync(path.join(staging, file), path.join(outdir, file));
+  return files;
+}
 
 function main(): void {
   const { values } = parseArgs({
@@ -26,27 +70,27 @@ function main(): void {
     return;
   }
 
+  const fromEnv = values.config === undefined && !!process.env.HARBOR_CONFIG;
   const configFile = values.config ?? (process.env.HARBOR_CONFIG || undefined);
-  outdir = path.resolve(values.out ?? process.env.CDK8S_OUTDIR ?? 'dist');
-  const config = loadConfig(configFile);
+  const source = fromEnv ? `${configFile} (from HARBOR_CONFIG)` : configFile;
+  const given = values.out ?? (process.env.CDK8S_OUTDIR || 'dist');
+  if (given === '') throw new ConfigurationError('output', ['--out: is empty; name a directory']);
+  const outdir = path.resolve(given);
+  checkOutput(outdir, given);
+  target = given.replace(/\/+$/, '') || '.';
+  const config = loadConfig(configFile, source);
 
-  // synthesize beside the output and swap only on success, so a failure leaves it untouched
-  const staging = `${outdir}.staging-${process.pid}`;
-  fs.rmSync(staging, { recursive: true, force: true });
+  // synthesize elsewhere and publish only on success, so a failure leaves the output as it was
+  const staging = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk8s-harbor-'));
   try {
-    const stack = buildStack(config, staging);
+    const stack = buildStack(config, staging, source ?? 'the built-in profile');
     stack.app.synth();
-    const retired = `${outdir}.retired-${process.pid}`;
-    if (fs.existsSync(outdir)) fs.renameSync(outdir, retired);
-    fs.renameSync(staging, outdir);
-    fs.rmSync(retired, { recursive: true, force: true });
+    const files = publish(staging, outdir);
 
-    const files = fs.readdirSync(outdir).sort();
     const objects = stack.app.charts.reduce((sum, chart) => sum + chart.toJson().length, 0);
     const generated = stack.harbor.secrets.generated;
-    const where = path.relative(process.cwd(), outdir) || '.';
-    const source = configFile ? `config ${configFile}` : 'built-in non-production profile';
-    console.log(`wrote ${objects} objects in ${files.length} files to ${where}/ (${source})`);
+    const origin = configFile ? `config ${source}` : 'built-in non-production profile';
+    console.log(`wrote ${objects} objects in ${files.length} files to ${target}/ (${origin})`);
     console.log(`  Harbor ${stack.harbor.images.version} at ${stack.harbor.externalUrl}`);
     console.log(
       generated.length > 0
@@ -62,6 +106,6 @@ try {
   main();
 } catch (err) {
   console.error(`synth failed: ${(err as Error).message}`);
-  console.error(`${path.relative(process.cwd(), outdir) || '.'}/ was left as it was.`);
+  console.error(target ? `${target}/ was left as it was.` : 'nothing was written.');
   process.exitCode = 1;
 }

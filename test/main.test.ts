@@ -94,14 +94,50 @@ describe('the synth command', () => {
     expect(fs.readdirSync(work).sort()).toEqual(['bad.yaml', 'dist']);
   });
 
-  test('replaces stale files of an earlier synth', () => {
+  test('replaces the files of an earlier synth', () => {
     const out = path.join(work, 'dist');
     fs.mkdirSync(out);
-    fs.writeFileSync(path.join(out, 'stale.k8s.yaml'), 'kind: Stale\n');
+    fs.writeFileSync(path.join(out, '0009-stale.k8s.yaml'), 'kind: Stale\n');
 
     expect(run(['--out', out]).status).toBe(0);
 
-    expect(fs.existsSync(path.join(out, 'stale.k8s.yaml'))).toBe(false);
+    expect(fs.existsSync(path.join(out, '0009-stale.k8s.yaml'))).toBe(false);
+  });
+
+  test('never deletes what synth did not write', () => {
+    const project = path.join(work, 'project');
+    fs.mkdirSync(path.join(project, '.git'), { recursive: true });
+    fs.writeFileSync(path.join(project, 'main.go'), 'package main\n');
+    const file = path.join(work, 'notes.txt');
+    fs.writeFileSync(file, 'keep\n');
+
+    const intoProject = run(['--out', project]);
+    const intoFile = run(['--out', file]);
+    const empty = run(['--out', '']);
+
+    expect(intoProject.status).toBe(1);
+    expect(intoProject.stderr).toMatch(/holds files synth did not write \(\.git, main\.go\)/);
+    expect(fs.readdirSync(project).sort()).toEqual(['.git', 'main.go']);
+    expect(intoFile.stderr).toMatch(/notes\.txt is a file; name a directory/);
+    expect(fs.readFileSync(file, 'utf-8')).toBe('keep\n');
+    expect(empty.stderr).toMatch(/--out: is empty/);
+  });
+
+  test('writes through a symlinked output directory', () => {
+    const real = path.join(work, 'gitops');
+    fs.mkdirSync(real);
+    fs.symlinkSync(real, path.join(work, 'dist'));
+
+    expect(run(['--out', path.join(work, 'dist')]).status).toBe(0);
+
+    expect(fs.lstatSync(path.join(work, 'dist')).isSymbolicLink()).toBe(true);
+    expect(fs.readdirSync(real)).toHaveLength(3);
+  });
+
+  test('names a config file that came from HARBOR_CONFIG', () => {
+    const result = run(['--out', path.join(work, 'dist')], { HARBOR_CONFIG: '/nonexistent.yaml' });
+
+    expect(result.stderr).toMatch(/\/nonexistent\.yaml \(from HARBOR_CONFIG\)/);
   });
 
   test('is byte-identical across runs (field failure #49)', () => {

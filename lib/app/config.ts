@@ -2,22 +2,38 @@ import * as fs from 'fs';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { DEFAULT_CONFIG } from './profile';
+import * as checks from '../private/checks';
+import { Check } from '../private/checks';
 import { ConfigurationError, show } from '../private/validation';
 
-const name = z
-  .string()
-  .regex(
-    /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/,
-    "must be a Kubernetes object name (lowercase letters, digits, '-' and '.')",
-  );
-const size = z.string().regex(/^[1-9]\d*(Mi|Gi)$/, 'must be a size like "512Mi" or "50Gi"');
-const duration = z
-  .string()
-  .regex(/^[1-9]\d*(h|m)$/, 'must be whole hours ("2160h") or minutes ("90m")');
-const port = z.number().int().min(1).max(65535);
-const replicas = z.number().int().min(1).max(20);
-const secretKeyRef = z.strictObject({ name, key: z.string().min(1) });
+/** A string that passes one of the checks the constructs use too. */
+function checked(check: Check<string>) {
+  return z.string().superRefine((value, ctx) => {
+    const problem = check(value);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+}
+
+function checkedNumber(check: Check<number>) {
+  return z.number().superRefine((value, ctx) => {
+    const problem = check(value);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+}
+
+const name = checked(checks.objectName);
+const size = checked(checks.size);
+const port = checkedNumber(checks.port);
+const replicas = checkedNumber((n) =>
+  Number.isInteger(n) && n >= 1 && n <= 20 ? undefined : 'is not a whole number from 1 to 20',
+);
+const secretKeyRef = z.strictObject(
+  { name, key: checked(checks.dataKey) },
+  { error: 'must be a Secret reference: a mapping with name and key' },
+);
 const accessMode = z.enum(['ReadWriteOnce', 'ReadWriteMany']);
+const certificateDuration = checked(checks.duration(1, '1h'));
+const renewBefore = checked(checks.duration(5 / 60, '5m'));
 
 const storage = z.strictObject({
   storageClassName: name,
@@ -25,7 +41,7 @@ const storage = z.strictObject({
   accessMode: accessMode.optional(),
 });
 const resources = z.strictObject({
-  cpu: z.string().regex(/^(\d+m|\d+(\.\d+)?)$/, 'must be a CPU amount like "250m" or "1"'),
+  cpu: checked(checks.cpu),
   memory: size,
   memoryLimit: size.optional(),
 });
@@ -37,18 +53,18 @@ const tls = z.discriminatedUnion('type', [
       .strictObject({
         commonName: z.string().min(1).max(64).optional(),
         organization: z.string().min(1).optional(),
-        duration: duration.optional(),
+        duration: certificateDuration.optional(),
       })
       .optional(),
-    duration: duration.optional(),
-    renewBefore: duration.optional(),
+    duration: certificateDuration.optional(),
+    renewBefore: renewBefore.optional(),
   }),
   z.strictObject({
     type: z.literal('issuer'),
     name,
     kind: z.enum(['Issuer', 'ClusterIssuer']).optional(),
-    duration: duration.optional(),
-    renewBefore: duration.optional(),
+    duration: certificateDuration.optional(),
+    renewBefore: renewBefore.optional(),
   }),
   z.strictObject({
     type: z.literal('secret'),
@@ -68,7 +84,7 @@ const database = z.discriminatedUnion('type', [
   internal,
   z.strictObject({
     type: z.literal('external'),
-    host: z.string().min(1),
+    host: checked(checks.serverAddress),
     port: port.optional(),
     database: z.string().min(1).optional(),
     username: z.string().min(1).optional(),
@@ -81,10 +97,10 @@ const redis = z.discriminatedUnion('type', [
   internal,
   z.strictObject({
     type: z.literal('external'),
-    host: z.string().min(1),
+    host: checked(checks.serverAddress),
     port: port.optional(),
     tls: z.boolean().optional(),
-    username: z.string().min(1).optional(),
+    username: checked(checks.urlUser).optional(),
     password: secretKeyRef.optional(),
   }),
 ]);
@@ -104,14 +120,14 @@ const trivy = z.strictObject({
 /** The app's configuration file, as validated. Field names follow the constructs' props. */
 export const configSchema = z.strictObject({
   instance: z.string(),
-  namespace: name,
-  host: z.string(),
+  namespace: checked(checks.namespace),
+  host: checked(checks.dnsName),
   port: port.optional(),
   logLevel: z.enum(['debug', 'info', 'warning', 'error', 'fatal']),
   ipv6: z.boolean(),
   images: z.strictObject({
-    version: z.string().regex(/^v2\.\d+\.\d+$/, 'must be a Harbor 2.x release tag like "v2.15.2"'),
-    registry: z.string().min(1),
+    version: checked(checks.harborVersion),
+    registry: checked(checks.imageRegistry),
   }),
   tls,
   caBundle: secretKeyRef.optional(),
@@ -199,18 +215,33 @@ function describe(issue: z.core.$ZodIssue, input: unknown): string {
       );
     case 'invalid_type': {
       const value = valueAt(input, issue.path);
-      const received = value === undefined ? 'missing' : `${show(value)} is a ${kindOf(value)}`;
-      return `${field}: ${received}; expected a ${issue.expected}`;
+      const received = value === undefined ? 'is missing' : `${show(value)} is ${kindOf(value)}`;
+      // a schema's own message says more than the type it expected
+      const expected = issue.message.startsWith('Invalid input')
+        ? `expected ${EXPECTED[issue.expected] ?? issue.expected}`
+        : issue.message;
+      return `${field}: ${received}; ${expected}`;
     }
     default:
       return `${field}: ${show(valueAt(input, issue.path))} ${lowerFirst(issue.message)}`;
   }
 }
 
+const EXPECTED: Record<string, string> = {
+  string: 'text',
+  number: 'a number',
+  int: 'a whole number',
+  boolean: 'true or false',
+  object: 'a mapping',
+  array: 'a list',
+};
+
 function kindOf(value: unknown): string {
-  if (Array.isArray(value)) return 'list';
-  if (value === null) return 'null';
-  return typeof value === 'object' ? 'mapping' : typeof value;
+  if (Array.isArray(value)) return 'a list';
+  if (value === null) return 'empty';
+  if (typeof value === 'number') return Number.isFinite(value) ? 'a number' : 'not a finite number';
+  if (typeof value === 'object') return 'a mapping';
+  return typeof value === 'string' ? 'text' : `a ${typeof value}`;
 }
 
 function lowerFirst(message: string): string {
@@ -229,29 +260,54 @@ export function parseConfig(input: unknown, source: string): HarborConfig {
 }
 
 /** Reads a YAML file and lays it over the built-in non-production profile. */
-export function loadConfig(file?: string): HarborConfig {
-  if (!file) return parseConfig(DEFAULT_CONFIG, 'the built-in profile');
+export function loadConfig(file?: string, source = file): HarborConfig {
+  if (file === undefined) return parseConfig(DEFAULT_CONFIG, 'the built-in profile');
+  const subject = `configuration file ${source}`;
+  if (file === '') {
+    throw new ConfigurationError('configuration file path', ['is empty; name a YAML file']);
+  }
 
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf-8');
   } catch (err) {
-    throw new ConfigurationError(`configuration file ${file}`, [
-      `cannot be read: ${(err as Error).message}`,
-    ]);
+    throw new ConfigurationError(subject, [`cannot be read: ${(err as Error).message}`]);
   }
   const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (document.errors.length > 0) {
     throw new ConfigurationError(
-      `YAML in ${file}`,
+      `YAML in ${source}`,
       document.errors.map((e) => e.message),
     );
   }
-  const override = (document.toJS() ?? {}) as Json;
+  let override: Json;
+  try {
+    override = (document.toJS() ?? {}) as Json;
+  } catch (err) {
+    throw new ConfigurationError(`YAML in ${source}`, [(err as Error).message]);
+  }
   if (!isObject(override)) {
-    throw new ConfigurationError(`configuration file ${file}`, [
+    throw new ConfigurationError(subject, [
       '(top level): must be a mapping of settings, like the files in examples/',
     ]);
   }
-  return parseConfig(overlay(DEFAULT_CONFIG as unknown as Json, override), file);
+  const reserved = reservedKeys(override, []);
+  if (reserved.length > 0) {
+    throw new ConfigurationError(
+      `configuration in ${source}`,
+      reserved.map((key) => `${key}: unknown key; remove it`),
+    );
+  }
+  return parseConfig(overlay(DEFAULT_CONFIG as unknown as Json, override), source ?? file);
+}
+
+/** Keys that would reach an object's prototype instead of a setting when merged. */
+function reservedKeys(node: Json, path: string[]): string[] {
+  if (Array.isArray(node)) return node.flatMap((item, i) => reservedKeys(item, [...path, `${i}`]));
+  if (!isObject(node)) return [];
+  return Object.keys(node).flatMap((key) =>
+    ['__proto__', 'constructor', 'prototype'].includes(key)
+      ? [[...path, key].join('.')]
+      : reservedKeys(node[key], [...path, key]),
+  );
 }

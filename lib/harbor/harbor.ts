@@ -9,15 +9,17 @@ import {
 } from './common';
 import { HarborCore } from './core';
 import { HarborDatabase, InternalDatabase, externalConnection } from './database';
-import { HarborImages, HarborImagesProps } from './images';
-import { HarborIngress, HarborTls } from './ingress';
+import { HarborImages, HarborImagesProps, checkImages } from './images';
+import { HarborIngress, HarborTls, checkCertificate } from './ingress';
 import { HarborJobservice } from './jobservice';
-import { PersistenceProps, isShared } from './persistence';
+import { PersistenceProps, checkPersistence, isShared } from './persistence';
 import { HarborPortal } from './portal';
 import { HarborRedis, InternalRedis, externalRedisConnection } from './redis';
 import { HarborRegistry } from './registry';
+import { checkResources } from './resources';
 import { ExistingHarborSecrets, HarborSecrets } from './secrets';
 import { HarborTrivy, TrivyOptions } from './trivy';
+import { dataKey, dnsName, objectName, port, serverAddress, urlUser } from '../private/checks';
 import { Problems, show } from '../private/validation';
 
 /** Replica counts of the stateless components. */
@@ -103,9 +105,6 @@ export interface HarborProps {
   readonly ipv6?: boolean;
 }
 
-const DNS_NAME =
-  /^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/;
-const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 const INSTANCE = /^[a-z]([-a-z0-9]{0,28}[a-z0-9])?$/;
 
 /**
@@ -129,10 +128,22 @@ export class Harbor extends Construct {
   public readonly redis?: InternalRedis;
   public readonly ingress: HarborIngress;
 
+  /**
+   * Every problem of the props, without building anything: malformed values, settings that
+   * contradict each other, and Harbor's own rules. The constructor throws them all at once.
+   */
+  public static check(props: HarborProps): readonly string[] {
+    const problems = new Problems();
+    validate(props, problems);
+    return problems.all;
+  }
+
   public constructor(scope: Construct, id: string, props: HarborProps) {
     super(scope, id);
 
-    validate(props);
+    const problems = new Problems();
+    validate(props, problems);
+    problems.throwIfAny('Harbor configuration');
 
     this.instance = props.instance ?? 'harbor';
     const port = props.port ?? 443;
@@ -228,45 +239,61 @@ export class Harbor extends Construct {
   }
 }
 
-/** Checks every prop that can contradict another or Harbor's rules, and reports them all. */
-function validate(props: HarborProps): void {
-  const problems = new Problems();
-  const instance = props.instance ?? 'harbor';
+/** Records what is wrong with a Secret reference, under `field`. */
+function checkRef(problems: Problems, field: string, ref: SecretKeyRef | undefined): void {
+  if (!ref) return;
+  problems.value(`${field}.name`, ref.name, objectName);
+  problems.value(`${field}.key`, ref.key, dataKey);
+}
+
+function checkNfsPlacement(
+  problems: Problems,
+  field: string,
+  storage: PersistenceProps,
+  nfs: ReadonlySet<string>,
+  allowNfs: boolean | undefined,
+  why: string,
+): void {
+  if (nfs.has(storage.storageClassName) && !allowNfs) {
+    problems.add(
+      `${field}.storage.storageClassName`,
+      `${show(storage.storageClassName)} is an NFS class, and ${why}; use a block` +
+        ` StorageClass or set ${field}.allowNfs`,
+    );
+  }
+}
+
+/** Every prop that can be malformed, contradict another, or break one of Harbor's rules. */
+function validate(props: HarborProps, problems: Problems): void {
   const nfs = new Set(props.nfsStorageClasses ?? []);
 
-  problems.check(
-    INSTANCE.test(instance),
-    'instance',
-    `${show(instance)} is not a short DNS label; use lowercase letters, digits and '-',` +
-      ' at most 30 characters, starting with a letter',
+  problems.value('instance', props.instance ?? 'harbor', (instance) =>
+    INSTANCE.test(instance)
+      ? undefined
+      : "is not a short DNS label; use lowercase letters, digits and '-', at most 30" +
+        ' characters, starting with a letter',
   );
-  if (IPV4.test(props.host) || props.host.includes(':')) {
-    problems.add(
-      'host',
-      `${show(props.host)} is an IP address; Harbor needs a DNS name that the` +
-        ' certificate and the ingress rule can carry',
-    );
-  } else {
-    problems.check(
-      DNS_NAME.test(props.host),
-      'host',
-      `${show(props.host)} is not a DNS name; use lowercase labels like registry.example.test`,
-    );
-  }
-  const port = props.port ?? 443;
-  problems.check(
-    Number.isInteger(port) && port >= 1 && port <= 65535,
-    'port',
-    `${show(port)} is not a TCP port; use 1 to 65535`,
+  problems.value('host', props.host, dnsName);
+  problems.value('port', props.port, port);
+  checkCertificate(problems, 'tls', props.tls);
+  checkRef(problems, 'caBundle', props.caBundle);
+  checkImages(problems, 'images', props.images ?? {});
+  problems.value('ingressClassName', props.ingressClassName, objectName);
+  problems.value('logLevel', props.logLevel, (level) =>
+    Object.values(LogLevel).includes(level)
+      ? undefined
+      : `is not a log level; use one of ${Object.values(LogLevel).join(', ')}`,
   );
-  if (!props.tls.issuer) {
-    problems.check(
-      (props.tls.secretName ?? '').length > 0,
-      'tls.secretName',
-      'is empty; name the kubernetes.io/tls Secret that holds the certificate',
-    );
-  }
+  (props.nfsStorageClasses ?? []).forEach((name, i) =>
+    problems.value(`nfsStorageClasses[${i}]`, name, objectName),
+  );
 
+  checkPersistence(problems, 'registryStorage', props.registryStorage);
+  for (const [component, count] of Object.entries(props.replicas ?? {})) {
+    problems.value(`replicas.${component}`, count, (n: number) =>
+      Number.isInteger(n) && n >= 1 && n <= 20 ? undefined : 'is not a whole number from 1 to 20',
+    );
+  }
   const registryReplicas = props.replicas?.registry ?? 1;
   problems.check(
     registryReplicas <= 1 || isShared(props.registryStorage),
@@ -274,59 +301,90 @@ function validate(props: HarborProps): void {
     `${registryReplicas} replicas share one volume, which needs registryStorage.accessMode` +
       ' ReadWriteMany; use 1 replica or a ReadWriteMany (NFS) class',
   );
-  for (const [component, count] of Object.entries(props.replicas ?? {})) {
-    problems.check(
-      count === undefined || (Number.isInteger(count) && count >= 1),
-      `replicas.${component}`,
-      `${show(count)} is not a whole number of at least 1`,
-    );
-  }
 
   const db = props.database.internalOptions;
-  if (db && nfs.has(db.storage.storageClassName) && !db.allowNfs) {
-    problems.add(
-      'database.storage.storageClassName',
-      `${show(db.storage.storageClassName)} is` +
-        ' an NFS class, and PostgreSQL on NFS fails on ownership (uid 999, mode 0700) and fsync;' +
-        ' use a block StorageClass, an external database, or set database.allowNfs',
+  if (db) {
+    checkPersistence(problems, 'database.storage', db.storage);
+    checkResources(problems, 'database.resources', db.resources);
+    checkNfsPlacement(
+      problems,
+      'database',
+      db.storage,
+      nfs,
+      db.allowNfs,
+      'PostgreSQL on NFS fails on ownership (uid 999, mode 0700) and fsync; use an external' +
+        ' database,',
     );
   }
-  const external = props.database.externalOptions;
-  if (external) {
-    problems.check(external.host.length > 0, 'database.host', 'is empty; name the PostgreSQL host');
-    const dbPort = external.port ?? 5432;
-    problems.check(
-      Number.isInteger(dbPort) && dbPort >= 1 && dbPort <= 65535,
-      'database.port',
-      `${show(dbPort)} is not a TCP port`,
-    );
-  }
-  if (props.existingSecrets?.databasePassword && !db) {
-    problems.add(
-      'existingSecrets.databasePassword',
-      'applies to the internal database only;' +
-        ' an external database names its password in database.password',
-    );
+  const externalDb = props.database.externalOptions;
+  if (externalDb) {
+    problems.value('database.host', externalDb.host, serverAddress);
+    problems.value('database.port', externalDb.port, port);
+    problems.value('database.database', externalDb.database, notEmpty);
+    problems.value('database.username', externalDb.username, notEmpty);
+    checkRef(problems, 'database.password', externalDb.password);
   }
 
   const redis = props.redis.internalOptions;
-  if (redis && nfs.has(redis.storage.storageClassName) && !redis.allowNfs) {
-    problems.add(
-      'redis.storage.storageClassName',
-      `${show(redis.storage.storageClassName)} is` +
-        ' an NFS class, and the redis volume on NFS fails when the export squashes or re-owns' +
-        ' uid 999; use a block StorageClass, an external Redis, or set redis.allowNfs',
+  if (redis) {
+    checkPersistence(problems, 'redis.storage', redis.storage);
+    checkResources(problems, 'redis.resources', redis.resources);
+    checkNfsPlacement(
+      problems,
+      'redis',
+      redis.storage,
+      nfs,
+      redis.allowNfs,
+      'the redis volume on NFS fails when the export squashes or re-owns uid 999; use an' +
+        ' external Redis,',
     );
   }
+  const externalRedis = props.redis.externalOptions;
+  if (externalRedis) {
+    problems.value('redis.host', externalRedis.host, serverAddress);
+    problems.value('redis.port', externalRedis.port, port);
+    problems.value('redis.username', externalRedis.username, urlUser);
+    checkRef(problems, 'redis.password', externalRedis.password);
+  }
+
   const trivy = props.trivy;
-  if (trivy && nfs.has(trivy.storage.storageClassName) && !trivy.allowNfs) {
-    problems.add(
-      'trivy.storage.storageClassName',
-      `${show(trivy.storage.storageClassName)} is` +
-        ' an NFS class; the scanner cache needs no sharing, so use a block StorageClass or set' +
-        ' trivy.allowNfs',
+  if (trivy) {
+    checkPersistence(problems, 'trivy.storage', trivy.storage);
+    checkResources(problems, 'trivy.resources', trivy.resources);
+    problems.value('trivy.severities', trivy.severities, (list) =>
+      list.length > 0 ? undefined : 'is empty; list at least one severity',
+    );
+    checkNfsPlacement(
+      problems,
+      'trivy',
+      trivy.storage,
+      nfs,
+      trivy.allowNfs,
+      'the scanner cache needs no sharing,',
     );
   }
 
-  problems.throwIfAny('Harbor configuration');
+  const existing = props.existingSecrets ?? {};
+  for (const key of SECRET_REFS) checkRef(problems, `existingSecrets.${key}`, existing[key]);
+  problems.value('existingSecrets.registryCredentials', existing.registryCredentials, objectName);
+  if (existing.databasePassword && !db) {
+    problems.add(
+      'existingSecrets.databasePassword',
+      'applies to the internal database only; an external database names its password in' +
+        ' database.password',
+    );
+  }
 }
+
+const SECRET_REFS = [
+  'secretKey',
+  'csrfKey',
+  'coreSecret',
+  'jobserviceSecret',
+  'registryHttpSecret',
+  'adminPassword',
+  'tokenKey',
+  'databasePassword',
+] as const;
+
+const notEmpty = (value: string) => (value.length > 0 ? undefined : 'is empty');

@@ -1,3 +1,6 @@
+import { harborVersion, imageRegistry } from '../private/checks';
+import { Problems } from '../private/validation';
+
 /**
  * The container images of one Harbor release. Every image Harbor ships is published under the
  * same tag, so one version pins them all; `registry` lets an air-gapped site point every image
@@ -20,7 +23,11 @@ export interface HarborImagesProps {
 /** The Harbor release this library is written and tested against. */
 export const HARBOR_VERSION = 'v2.15.2';
 
-const VERSION_PATTERN = /^v2\.\d+\.\d+$/;
+/** Records what is wrong with an image setting, under `field`. */
+export function checkImages(problems: Problems, field: string, props: HarborImagesProps): void {
+  problems.value(`${field}.version`, props.version, harborVersion);
+  problems.value(`${field}.registry`, props.registry, imageRegistry);
+}
 
 /** Image references for each Harbor component, all pinned to one release. */
 export class HarborImages {
@@ -37,14 +44,11 @@ export class HarborImages {
   public readonly prepare: string;
 
   public constructor(props: HarborImagesProps = {}) {
+    const problems = new Problems();
+    checkImages(problems, 'images', props);
+    problems.throwIfAny('images');
     const version = props.version ?? HARBOR_VERSION;
-    if (!VERSION_PATTERN.test(version)) {
-      throw new Error(
-        `images.version: ${JSON.stringify(version)} is not a Harbor 2.x release tag;` +
-          ` use a tag like ${HARBOR_VERSION}`,
-      );
-    }
-    const registry = (props.registry ?? 'docker.io').replace(/\/+$/, '');
+    const registry = props.registry ?? 'docker.io';
     const image = (repository: string) => `${registry}/goharbor/${repository}:${version}`;
 
     this.version = version;

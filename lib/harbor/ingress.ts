@@ -2,8 +2,9 @@ import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import * as certmanager from '../../imports/cert-manager.io';
 import { IssuerRef, toIssuerRef } from '../pki/issuer-ref';
-import { parseHours } from '../private/durations';
+import { duration, hoursOf, objectName } from '../private/checks';
 import { componentLabels } from '../private/labels';
+import { Problems, show } from '../private/validation';
 
 export interface CertificateOptions {
   /**
@@ -55,6 +56,31 @@ export interface HarborIngressProps {
    * @default 'nginx'
    */
   readonly className?: string;
+}
+
+const DEFAULT_DURATION = '2160h';
+const DEFAULT_RENEW_BEFORE = '720h';
+
+/** Records what is wrong with a certificate's lifetime, under `field`. */
+export function checkCertificate(problems: Problems, field: string, tls: HarborTls): void {
+  if (!tls.issuer) {
+    problems.value(`${field}.secretName`, tls.secretName ?? '', objectName);
+    return;
+  }
+  problems.value(`${field}.name`, tls.issuer.name, objectName);
+  const lifetime = tls.certificate.duration ?? DEFAULT_DURATION;
+  const renewBefore = tls.certificate.renewBefore ?? DEFAULT_RENEW_BEFORE;
+  problems.value(`${field}.duration`, lifetime, duration(1, '1h'));
+  problems.value(`${field}.renewBefore`, renewBefore, duration(5 / 60, '5m'));
+  const hours = hoursOf(lifetime);
+  const renewHours = hoursOf(renewBefore);
+  if (hours !== undefined && renewHours !== undefined && renewHours >= hours) {
+    problems.add(
+      `${field}.renewBefore`,
+      `${show(renewBefore)} is not shorter than ${field}.duration ${show(lifetime)};` +
+        ' cert-manager would renew the certificate as soon as it is issued',
+    );
+  }
 }
 
 /** The paths core serves; everything else is the portal's. */
@@ -124,23 +150,16 @@ function certificateSpec(
   secretName: string,
   issuer: IssuerRef,
 ): certmanager.CertificateSpec {
-  const duration = props.tls.certificate.duration ?? '2160h';
-  const renewBefore = props.tls.certificate.renewBefore ?? '720h';
-  const hours = parseHours(duration, 'tls.duration');
-  const renewHours = parseHours(renewBefore, 'tls.renewBefore');
-  if (renewHours >= hours) {
-    throw new Error(
-      `tls.renewBefore: ${renewBefore} is not shorter than tls.duration ${duration};` +
-        ' cert-manager would renew the certificate as soon as it is issued',
-    );
-  }
+  const problems = new Problems();
+  checkCertificate(problems, 'tls', props.tls);
+  problems.throwIfAny('certificate');
   return {
     secretName,
     // Go ignores the common name when checking a host; the SAN is what counts
     dnsNames: [props.host],
     ...(props.host.length <= 64 ? { commonName: props.host } : {}),
-    duration,
-    renewBefore,
+    duration: props.tls.certificate.duration ?? DEFAULT_DURATION,
+    renewBefore: props.tls.certificate.renewBefore ?? DEFAULT_RENEW_BEFORE,
     privateKey: {
       algorithm: certmanager.CertificateSpecPrivateKeyAlgorithm.ECDSA,
       size: 256,

@@ -1,6 +1,8 @@
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { sizeOf } from './resources';
+import { objectName, size } from '../private/checks';
+import { Problems } from '../private/validation';
 
 /** How many nodes may mount a volume at once. */
 export enum AccessMode {
@@ -52,4 +54,10 @@ export function dataClaim(
 
 export function isShared(props: PersistenceProps): boolean {
   return props.accessMode === AccessMode.READ_WRITE_MANY;
+}
+
+/** Records what is wrong with one component's storage, under `field`. */
+export function checkPersistence(problems: Problems, field: string, props: PersistenceProps): void {
+  problems.value(`${field}.storageClassName`, props.storageClassName, objectName);
+  problems.value(`${field}.size`, props.size, size);
 }

@@ -1,5 +1,7 @@
 import { Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
+import { bytesOf, cpu, size } from '../private/checks';
+import { Problems, show } from '../private/validation';
 
 /**
  * CPU and memory of one component's container. Requests size the scheduling; only memory has a
@@ -14,32 +16,44 @@ export interface ComponentResources {
   readonly memoryLimit?: string;
 }
 
-const CPU = /^(\d+m|\d+(\.\d+)?)$/;
-const MEMORY = /^(\d+)(Mi|Gi)$/;
-
-function cpuOf(value: string, field: string): kplus.Cpu {
-  if (!CPU.test(value)) {
-    throw new Error(
-      `${field}: ${JSON.stringify(value)} is not a CPU amount; use e.g. "250m" or "1"`,
+/** Records what is wrong with a component's resources, under `field`. */
+export function checkResources(
+  problems: Problems,
+  field: string,
+  resources: ComponentResources | undefined,
+): void {
+  if (!resources) return;
+  problems.value(`${field}.cpu`, resources.cpu, cpu);
+  problems.value(`${field}.memory`, resources.memory, size);
+  problems.value(`${field}.memoryLimit`, resources.memoryLimit, size);
+  const limit = resources.memoryLimit;
+  if (limit && !size(limit) && !size(resources.memory)) {
+    problems.check(
+      bytesOf(resources.memory) <= bytesOf(limit),
+      `${field}.memoryLimit`,
+      `${show(limit)} is below the request ${show(resources.memory)}; Kubernetes refuses a` +
+        ' limit under its request',
     );
   }
-  return value.endsWith('m')
-    ? kplus.Cpu.millis(Number(value.slice(0, -1)))
-    : kplus.Cpu.units(Number(value));
 }
 
 export function sizeOf(value: string, field: string): Size {
-  const match = MEMORY.exec(value);
-  if (!match) {
-    throw new Error(`${field}: ${JSON.stringify(value)} is not a size; use e.g. "512Mi" or "2Gi"`);
-  }
-  const amount = Number(match[1]);
-  return match[2] === 'Gi' ? Size.gibibytes(amount) : Size.mebibytes(amount);
+  const problem = size(value);
+  if (problem) throw new Error(`${field}: ${show(value)} ${problem}`);
+  const amount = Number(value.slice(0, -2));
+  return value.endsWith('Gi') ? Size.gibibytes(amount) : Size.mebibytes(amount);
 }
 
 export function resourcesOf(resources: ComponentResources): kplus.ContainerResources {
+  const problems = new Problems();
+  checkResources(problems, 'resources', resources);
+  problems.throwIfAny('resources');
   return {
-    cpu: { request: cpuOf(resources.cpu, 'resources.cpu') },
+    cpu: {
+      request: resources.cpu.endsWith('m')
+        ? kplus.Cpu.millis(Number(resources.cpu.slice(0, -1)))
+        : kplus.Cpu.units(Number(resources.cpu)),
+    },
     memory: {
       request: sizeOf(resources.memory, 'resources.memory'),
       limit: resources.memoryLimit

@@ -1,7 +1,8 @@
 import { Construct } from 'constructs';
 import * as certmanager from '../../imports/cert-manager.io';
 import { IssuerKind, IssuerRef, toIssuerRef } from './issuer-ref';
-import { parseHours } from '../private/durations';
+import { duration as lifetime, objectName } from '../private/checks';
+import { Problems } from '../private/validation';
 import { SecretKeyRef } from '../harbor/common';
 
 export interface SelfSignedCaProps {
@@ -24,12 +25,39 @@ export interface SelfSignedCaProps {
   readonly duration?: string;
 }
 
+/** How Certificates and clients refer to a CA. */
+export interface CaRefs {
+  /** The issuer that signs leaf certificates. */
+  readonly issuer: IssuerRef;
+  /** The CA certificate in PEM, for clients to trust. */
+  readonly caBundle: SecretKeyRef;
+}
+
 /**
  * A private certificate authority made by cert-manager alone: a self-signed bootstrap issuer
  * signs a CA certificate, and a CA issuer signs leaf certificates with it. Meant for
  * non-production clusters; every client must be told to trust `caBundle`.
  */
-export class SelfSignedCa extends Construct {
+export class SelfSignedCa extends Construct implements CaRefs {
+  /** The references a CA of that name will have, known before it is built. */
+  public static refsOf(name: string): CaRefs {
+    return {
+      issuer: { name, kind: IssuerKind.ISSUER },
+      caBundle: { name: `${name}-root`, key: 'ca.crt' },
+    };
+  }
+
+  /** Every problem of the props, each under `prefix` + the prop's name. */
+  public static check(props: SelfSignedCaProps, prefix = ''): readonly string[] {
+    const problems = new Problems();
+    problems.value(`${prefix}name`, props.name, objectName);
+    problems.value(`${prefix}duration`, props.duration, lifetime(1, '1h'));
+    problems.value(`${prefix}commonName`, props.commonName, (cn) =>
+      cn.length >= 1 && cn.length <= 64 ? undefined : 'must have 1 to 64 characters',
+    );
+    return problems.all;
+  }
+
   /** The issuer that signs leaf certificates. */
   public readonly issuer: IssuerRef;
   /** The CA certificate in PEM, for clients to trust. */
@@ -39,14 +67,16 @@ export class SelfSignedCa extends Construct {
   public constructor(scope: Construct, id: string, props: SelfSignedCaProps) {
     super(scope, id);
 
+    const problems = new Problems();
+    problems.addAll(SelfSignedCa.check(props));
+    problems.throwIfAny('self-signed CA');
     const duration = props.duration ?? '87600h';
-    parseHours(duration, 'ca.duration');
 
     const bootstrap = new certmanager.Issuer(this, 'Bootstrap', {
       metadata: { name: `${props.name}-bootstrap` },
       spec: { selfSigned: {} },
     });
-    const secretName = `${props.name}-root`;
+    const secretName = SelfSignedCa.refsOf(props.name).caBundle.name;
     this.certificate = new certmanager.Certificate(this, 'Certificate', {
       metadata: { name: secretName },
       spec: {
@@ -67,7 +97,8 @@ export class SelfSignedCa extends Construct {
       spec: { ca: { secretName } },
     });
 
-    this.issuer = { name: issuer.name, kind: IssuerKind.ISSUER };
-    this.caBundle = { name: secretName, key: 'ca.crt' };
+    const refs = SelfSignedCa.refsOf(issuer.name);
+    this.issuer = refs.issuer;
+    this.caBundle = refs.caBundle;
   }
 }

@@ -1,3 +1,5 @@
+import { Check } from './checks';
+
 /**
  * Collects every problem of one input before throwing, so that a user fixes them in one pass.
  * Each message names the field, the value received and what to do.
@@ -11,6 +13,22 @@ export class Problems {
 
   public check(condition: boolean, field: string, message: string): void {
     if (!condition) this.add(field, message);
+  }
+
+  /** Runs a check of one value, if it is set, and records what it finds. */
+  public value<T>(field: string, value: T | undefined, check: Check<T>): void {
+    if (value === undefined) return;
+    const problem = check(value);
+    if (problem) this.add(field, `${show(value)} ${problem}`);
+  }
+
+  public get all(): readonly string[] {
+    return [...this.messages];
+  }
+
+  /** Takes over problems found elsewhere, such as by another construct's checks. */
+  public addAll(messages: readonly string[]): void {
+    this.messages.push(...messages);
   }
 
   public get count(): number {
@@ -37,5 +55,6 @@ export class ConfigurationError extends Error {
 /** A JSON-ish rendering of a received value for error messages. */
 export function show(value: unknown): string {
   if (value === undefined) return '(not set)';
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
   return JSON.stringify(value);
 }

@@ -50,7 +50,7 @@ describe('configuration', () => {
   });
 
   test('names a wrong type with the value received', () => {
-    expect(errorOf('port: "443"\n')).toMatch(/port: "443" is a string; expected a number/);
+    expect(errorOf('port: "443"\n')).toMatch(/port: "443" is text; expected a number/);
   });
 
   test('lists the allowed values of a closed set', () => {
@@ -81,6 +81,17 @@ describe('configuration', () => {
 
   test('refuses duplicate keys instead of keeping the last one', () => {
     expect(errorOf('host: a.example.test\nhost: b.example.test\n')).toMatch(/invalid YAML/);
+  });
+
+  test('refuses keys that would reach the prototype instead of a setting', () => {
+    expect(errorOf('__proto__:\n  port: 8443\n')).toMatch(/__proto__: unknown key/);
+    expect(errorOf('replicas:\n  __proto__:\n    core: 5\n')).toMatch(
+      /replicas\.__proto__: unknown key/,
+    );
+  });
+
+  test('refuses an empty path', () => {
+    expect(() => loadConfig('')).toThrow(/configuration file path:\n  - is empty/);
   });
 
   test('refuses a missing file with its path', () => {

@@ -111,22 +111,26 @@ describe('Harbor', () => {
     expect(() => synthApp({ database: { storage: nfsStorage, allowNfs: true } })).not.toThrow();
   });
 
-  test('reports several problems at once', () => {
+  test('reports every problem between settings at once', () => {
     const nfsStorage = { storageClassName: 'nfs-csi', size: '5Gi' };
     let message = '';
     try {
       synthApp({
-        host: '192.0.2.1',
         database: { storage: nfsStorage },
         redis: { storage: nfsStorage },
+        tls: { duration: '24h', renewBefore: '48h' },
+        registryStorage: { accessMode: 'ReadWriteOnce' },
+        replicas: { registry: 2 },
       });
     } catch (err) {
       message = (err as Error).message;
     }
 
-    expect(message).toMatch(/host:/);
+    expect(message.split('\n').filter((line) => line.startsWith('  - '))).toHaveLength(4);
     expect(message).toMatch(/database\.storage\.storageClassName:/);
     expect(message).toMatch(/redis\.storage\.storageClassName:/);
+    expect(message).toMatch(/tls\.renewBefore:/);
+    expect(message).toMatch(/replicas\.registry:/);
   });
 
   test('mounts the private CA where components make TLS calls (field failure #20)', () => {

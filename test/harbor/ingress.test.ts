@@ -49,7 +49,7 @@ describe('HarborIngress', () => {
 
   test('refuses a renewal window as long as the certificate', () => {
     expect(() => synthApp({ tls: { duration: '720h', renewBefore: '720h' } })).toThrow(
-      /tls\.renewBefore: 720h is not shorter than tls\.duration 720h/,
+      /tls\.renewBefore: "720h" is not shorter than tls\.duration "720h"/,
     );
   });
 
