@@ -1,3 +1,4 @@
+import { ApiObject, Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import {
   DatabaseConnection,
@@ -227,6 +228,9 @@ export class Harbor extends Construct {
       this.trivy = new HarborTrivy(this, 'Trivy', { ...common, ...props.trivy });
     }
 
+    // two instances of one name in one namespace would overwrite each other's objects
+    this.node.addValidation({ validate: () => duplicateObjects(Chart.of(this)) });
+
     this.ingress = new HarborIngress(this, 'Ingress', {
       instance: this.instance,
       version: this.images.version,
@@ -237,6 +241,19 @@ export class Harbor extends Construct {
       className: props.ingressClassName,
     });
   }
+}
+
+/** Objects of one kind, namespace and name that a chart holds more than once. */
+function duplicateObjects(chart: Chart): string[] {
+  const seen = new Map<string, number>();
+  for (const object of chart.node.findAll()) {
+    if (!(object instanceof ApiObject)) continue;
+    const key = `${object.kind} ${object.metadata.namespace ?? ''}/${object.name}`;
+    seen.set(key, (seen.get(key) ?? 0) + 1);
+  }
+  return [...seen.entries()]
+    .filter(([, count]) => count > 1)
+    .map(([key]) => `${key} is defined more than once; give each Harbor its own instance name`);
 }
 
 /** Records what is wrong with a Secret reference, under `field`. */

@@ -1,7 +1,26 @@
+import { Chart, Testing } from 'cdk8s';
+import { Harbor, HarborDatabase, HarborRedis, HarborTls } from '../../lib';
 import { expectValidObjects } from '../support/schema';
 import { containerOf, envOf, find, mountAt, ofKind, podSpec, synthApp } from '../support/synth';
 
 describe('Harbor', () => {
+  test('refuses two instances of one name in one namespace', () => {
+    const chart = new Chart(Testing.app(), 'test', { namespace: 'harbor' });
+    const props = {
+      host: 'harbor.example.test',
+      tls: HarborTls.fromSecret('tls'),
+      registryStorage: { storageClassName: 'nfs-csi', size: '10Gi' },
+      database: HarborDatabase.internal({ storage: { storageClassName: 'standard', size: '1Gi' } }),
+      redis: HarborRedis.internal({ storage: { storageClassName: 'standard', size: '1Gi' } }),
+    };
+    new Harbor(chart, 'One', props);
+    new Harbor(chart, 'Two', props);
+
+    expect(() => Testing.synth(chart)).toThrow(
+      /Deployment harbor\/harbor-core is defined more than once/,
+    );
+  });
+
   test('derives the external URL from the host (field failure #1)', () => {
     const { objects } = synthApp({ host: 'registry.example.test' });
 
