@@ -66,7 +66,8 @@ const DROPPED_KEYWORDS = new Set([
 
 const root = path.resolve(__dirname, '..');
 const shared = path.resolve(root, process.env.HARBOR_SHARED_DIR ?? path.join('..', 'shared'));
-const outDir = path.join(root, 'test', 'schemas');
+// SCHEMAS_OUT lets a test write a fresh copy elsewhere and compare it with the committed one
+const outDir = process.env.SCHEMAS_OUT ?? path.join(root, 'test', 'schemas');
 const REF_PREFIX = '#/definitions/';
 // Smaller repeats are not worth a $ref: the bundle would hardly shrink.
 const MIN_SHARED_CHARS = 300;

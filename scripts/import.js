@@ -45,7 +45,8 @@ async function main() {
     { source: `k8s@${K8S_VERSION}` },
     ...CRD_FILES.map((file) => ({ source: path.join(shared, 'crds', file) })),
   ];
-  const outdir = path.join(root, 'imports');
+  // IMPORTS_OUT lets a test write a fresh copy elsewhere and compare it with the committed one
+  const outdir = process.env.IMPORTS_OUT ?? path.join(root, 'imports');
   fs.rmSync(outdir, { recursive: true, force: true });
   await importDispatch(
     specs,

@@ -4,6 +4,7 @@ import * as path from 'path';
 import { overlay, parseConfig } from '../../lib/app/config';
 import { DEFAULT_CONFIG } from '../../lib/app/profile';
 import { Stack, buildStack } from '../../lib/app/stack';
+import { expectValidObjects } from './schema';
 
 export type K8sObject = Record<string, any>;
 
@@ -12,13 +13,18 @@ export interface Synthesized {
   readonly objects: K8sObject[];
 }
 
-/** Synthesizes the app with an override laid over the built-in profile, as a config file is. */
+/**
+ * Synthesizes the app with an override laid over the built-in profile, as a config file is.
+ * Every object it returns has passed strict schema validation.
+ */
 export function synthApp(override: Record<string, unknown> = {}): Synthesized {
   const config = parseConfig(overlay(DEFAULT_CONFIG as any, override as any), 'test');
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'harbor-synth-'));
   try {
     const stack = buildStack(config, outdir);
-    return { stack, objects: stack.app.charts.flatMap((chart) => chart.toJson()) };
+    const objects = stack.app.charts.flatMap((chart) => chart.toJson());
+    expectValidObjects(objects);
+    return { stack, objects };
   } finally {
     fs.rmSync(outdir, { recursive: true, force: true });
   }
