@@ -57,11 +57,12 @@ describe('the synth command', () => {
 
     expect(result.status).toBe(0);
     expect(Object.keys(tree(out))).toEqual([
-      '0000-namespace.k8s.yaml',
-      '0001-pki.k8s.yaml',
-      '0002-harbor.k8s.yaml',
+      '0000-storage.k8s.yaml',
+      '0001-namespace.k8s.yaml',
+      '0002-pki.k8s.yaml',
+      '0003-harbor.k8s.yaml',
     ]);
-    expect(result.stdout).toMatch(/wrote \d+ objects in 3 files/);
+    expect(result.stdout).toMatch(/wrote \d+ objects in 4 files/);
     expect(result.stdout).toMatch(/Harbor v2\.15\.2 at https:\/\/harbor\.example\.test/);
     expect(result.stdout).toMatch(/secrets created in the cluster by Job: .*harbor-secret-key/);
   });
@@ -131,7 +132,7 @@ describe('the synth command', () => {
     expect(run(['--out', path.join(work, 'dist')]).status).toBe(0);
 
     expect(fs.lstatSync(path.join(work, 'dist')).isSymbolicLink()).toBe(true);
-    expect(fs.readdirSync(real)).toHaveLength(3);
+    expect(fs.readdirSync(real)).toHaveLength(4);
   });
 
   test('names a config file that came from HARBOR_CONFIG', () => {

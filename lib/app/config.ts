@@ -117,6 +117,57 @@ const trivy = z.strictObject({
   resources: resources.optional(),
 });
 
+const nfsExport = z.strictObject({
+  server: checked(checks.serverAddress),
+  share: z.string(),
+  squash: z.enum(['no_root_squash', 'root_squash', 'all_squash']),
+  anonUid: z.number().int().min(0).optional(),
+  anonGid: z.number().int().min(0).optional(),
+  version: z.enum(['3', '4.0', '4.1', '4.2']).optional(),
+  mountOptions: z.array(z.string()).optional(),
+  allowNoLock: z.boolean().optional(),
+});
+const inClusterServer = z.strictObject({
+  clusterIP: z.string(),
+  storage: z.strictObject({ storageClassName: name, size }),
+});
+const onDelete = z.enum(['retain', 'archive', 'delete']);
+// a section whose type changes is replaced whole, so these have defaults of their own
+const provisionerNamespace = checked(checks.namespace).default('csi-nfs');
+const nfsClassName = name.default('nfs-csi');
+
+/** Where the shared NFS storage comes from: the export either exists or runs in the cluster. */
+const nfs = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('csiDriverNfs'),
+    namespace: provisionerNamespace,
+    storageClassName: nfsClassName,
+    onDelete: onDelete.optional(),
+    subDir: z.string().optional(),
+    mountPermissions: z.string().optional(),
+    kubeletDir: z.string().optional(),
+    export: nfsExport.optional(),
+    inClusterServer: inClusterServer.optional(),
+  }),
+  z.strictObject({
+    type: z.literal('nfsSubdir'),
+    namespace: provisionerNamespace,
+    storageClassName: nfsClassName,
+    onDelete: onDelete.optional(),
+    pathPattern: z.string().optional(),
+    preflight: z.boolean().optional(),
+    export: nfsExport.optional(),
+    inClusterServer: inClusterServer.optional(),
+  }),
+  z.strictObject({
+    type: z.literal('static'),
+    storageClassName: nfsClassName,
+    subPath: z.string().optional(),
+    export: nfsExport,
+  }),
+  z.strictObject({ type: z.literal('none') }),
+]);
+
 /** The app's configuration file, as validated. Field names follow the constructs' props. */
 export const configSchema = z.strictObject({
   instance: z.string(),
@@ -133,6 +184,7 @@ export const configSchema = z.strictObject({
   caBundle: secretKeyRef.optional(),
   ingressClassName: name,
   registryStorage: storage,
+  nfs,
   nfsStorageClasses: z.array(name),
   database,
   redis,

@@ -1,4 +1,4 @@
-import { App, Chart, YamlOutputType } from 'cdk8s';
+import { ApiObject, App, Chart, JsonPatch, YamlOutputType } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { HarborConfig } from './config';
 import { LogLevel } from '../harbor/common';
@@ -10,7 +10,140 @@ import { HarborRedis } from '../harbor/redis';
 import { TrivySeverity } from '../harbor/trivy';
 import { IssuerKind } from '../pki/issuer-ref';
 import { CaRefs, SelfSignedCa, SelfSignedCaProps } from '../pki/self-signed-ca';
-import { Problems } from '../private/validation';
+import { ConfigurationError, Problems, show } from '../private/validation';
+import { CsiDriverNfs, OnDelete } from '../storage/csi-driver-nfs';
+import { NfsExport, NfsExportProps, NfsVersion, Squash } from '../storage/nfs-export';
+import { InClusterNfsServer } from '../storage/nfs-server';
+import { NfsSubdirProvisioner } from '../storage/nfs-subdir-provisioner';
+import { StaticNfsVolume } from '../storage/static-nfs-volume';
+
+/** The shared storage the app set up, as Harbor sees it. */
+interface SharedStorage {
+  readonly chart: Chart;
+  readonly storageClassName: string;
+  readonly squash: Squash;
+}
+
+/**
+ * The NFS provisioner (or static volume) a configuration asks for, in a chart of its own that
+ * is applied first. Problems are recorded, prefixed with `nfs.`, rather than thrown.
+ */
+function buildStorage(
+  app: App,
+  config: HarborConfig,
+  problems: Problems,
+): SharedStorage | undefined {
+  const nfs = config.nfs;
+  if (nfs.type === 'none') return undefined;
+  const chart = new Chart(app, 'storage', {
+    namespace: nfs.type === 'static' ? undefined : nfs.namespace,
+    disableResourceNameHashes: true,
+  });
+  const capture = <T>(build: () => T): T | undefined => {
+    try {
+      return build();
+    } catch (err) {
+      const found = err instanceof ConfigurationError ? err.problems : [(err as Error).message];
+      problems.addAll(found.map((problem) => `nfs.${problem}`));
+      return undefined;
+    }
+  };
+
+  if (nfs.type === 'static') {
+    problems.check(
+      config.registryStorage.storageClassName === nfs.storageClassName,
+      'registryStorage.storageClassName',
+      `${show(config.registryStorage.storageClassName)} is not the static volume's class` +
+        ` ${show(nfs.storageClassName)}; the registry claim could not bind to it`,
+    );
+    const exported = checkedExport(exportProps(nfs.export), problems);
+    if (exported) {
+      capture(
+        () =>
+          new StaticNfsVolume(chart, 'RegistryVolume', {
+            export: exported,
+            subPath: nfs.subPath,
+            size: config.registryStorage.size,
+            storageClassName: nfs.storageClassName,
+            claimNamespace: config.namespace,
+            claimName: `${config.instance}-registry`,
+          }),
+      );
+    }
+    return { chart, storageClassName: nfs.storageClassName, squash: nfs.export.squash as Squash };
+  }
+
+  problems.check(
+    (nfs.export === undefined) !== (nfs.inClusterServer === undefined),
+    'nfs',
+    'needs exactly one of export (a server that exists) and inClusterServer (a demo server)',
+  );
+  const namespace = new kplus.Namespace(chart, 'Namespace', {
+    metadata: {
+      name: nfs.namespace,
+      // the driver mounts for the kubelet: its pods need host paths and privileges
+      labels: { 'pod-security.kubernetes.io/enforce': 'privileged' },
+    },
+  });
+  // a Namespace is cluster-scoped; the chart's namespace is for what runs inside it
+  ApiObject.of(namespace).addJsonPatch(JsonPatch.remove('/metadata/namespace'));
+  let exported: NfsExport | undefined;
+  if (nfs.inClusterServer) {
+    const server = capture(() => new InClusterNfsServer(chart, 'NfsServer', nfs.inClusterServer!));
+    exported = server?.export;
+  } else if (nfs.export) {
+    exported = checkedExport(exportProps(nfs.export), problems);
+  }
+  if (!exported) return undefined;
+
+  if (nfs.type === 'csiDriverNfs') {
+    const driver = capture(
+      () =>
+        new CsiDriverNfs(chart, 'CsiDriverNfs', {
+          namespace: nfs.namespace,
+          kubeletDir: nfs.kubeletDir,
+        }),
+    );
+    capture(() =>
+      driver?.addStorageClass('StorageClass', {
+        name: nfs.storageClassName,
+        export: exported!,
+        subDir: nfs.subDir,
+        onDelete: nfs.onDelete as OnDelete | undefined,
+        mountPermissions: nfs.mountPermissions,
+      }),
+    );
+  } else {
+    capture(
+      () =>
+        new NfsSubdirProvisioner(chart, 'NfsSubdirProvisioner', {
+          export: exported!,
+          storageClassName: nfs.storageClassName,
+          onDelete: nfs.onDelete as OnDelete | undefined,
+          pathPattern: nfs.pathPattern,
+          preflight: nfs.preflight,
+        }),
+    );
+  }
+  return { chart, storageClassName: nfs.storageClassName, squash: exported.squash };
+}
+
+/** The export, or undefined after recording its problems under `nfs.export.`. */
+function checkedExport(props: NfsExportProps, problems: Problems): NfsExport | undefined {
+  const found = NfsExport.check(props, 'nfs.export.');
+  problems.addAll(found);
+  return found.length === 0 ? new NfsExport(props) : undefined;
+}
+
+function exportProps(
+  config: NonNullable<Extract<HarborConfig['nfs'], { type: 'static' }>['export']>,
+): NfsExportProps {
+  return {
+    ...config,
+    squash: config.squash as Squash,
+    version: config.version as NfsVersion | undefined,
+  };
+}
 
 /** What the app built, for its summary and for tests. */
 export interface Stack {
@@ -20,7 +153,7 @@ export interface Stack {
 }
 
 /** The props of the Harbor construct that a configuration describes. */
-function harborProps(config: HarborConfig, ca?: CaRefs): HarborProps {
+function harborProps(config: HarborConfig, storage?: SharedStorage, ca?: CaRefs): HarborProps {
   const db = config.database;
   const redis = config.redis;
   const trivy = config.trivy;
@@ -50,8 +183,17 @@ function harborProps(config: HarborConfig, ca?: CaRefs): HarborProps {
     tls,
     caBundle: ca?.caBundle ?? config.caBundle,
     images: config.images,
-    registryStorage: withMode(config.registryStorage),
-    nfsStorageClasses: config.nfsStorageClasses,
+    registryStorage: {
+      ...withMode(config.registryStorage),
+      // a squashed root cannot chgrp, so the export's options decide ownership instead
+      fsGroup:
+        storage?.storageClassName !== config.registryStorage.storageClassName ||
+        storage.squash === Squash.NO_ROOT_SQUASH,
+    },
+    nfsStorageClasses: [
+      ...(storage ? [storage.storageClassName] : []),
+      ...config.nfsStorageClasses,
+    ],
     database:
       db.type === 'internal'
         ? HarborDatabase.internal({ ...db, storage: withMode(db.storage) })
@@ -84,8 +226,11 @@ function harborProps(config: HarborConfig, ca?: CaRefs): HarborProps {
 export function buildStack(config: HarborConfig, outdir: string, source = 'configuration'): Stack {
   const app = new App({ outdir, yamlOutputType: YamlOutputType.FILE_PER_CHART });
   const namespace = config.namespace;
+  const problems = new Problems();
 
+  const storage = buildStorage(app, config, problems);
   const base = new Chart(app, 'namespace', { disableResourceNameHashes: true });
+  if (storage) base.addDependency(storage.chart);
   new kplus.Namespace(base, 'Namespace', {
     metadata: {
       name: namespace,
@@ -95,7 +240,6 @@ export function buildStack(config: HarborConfig, outdir: string, source = 'confi
     },
   });
 
-  const problems = new Problems();
   const selfSigned = config.tls.type === 'selfSigned' ? config.tls : undefined;
   const caProps: SelfSignedCaProps | undefined = selfSigned && {
     name: `${config.instance}-ca`,
@@ -112,7 +256,9 @@ export function buildStack(config: HarborConfig, outdir: string, source = 'confi
         ' tls.type issuer or secret',
     );
   }
-  problems.addAll(Harbor.check(harborProps(config, caProps && SelfSignedCa.refsOf(caProps.name))));
+  problems.addAll(
+    Harbor.check(harborProps(config, storage, caProps && SelfSignedCa.refsOf(caProps.name))),
+  );
   problems.throwIfAny(`configuration in ${source}`);
 
   // the issuers get a file of their own only when there are any, so no file is ever empty
@@ -127,7 +273,7 @@ export function buildStack(config: HarborConfig, outdir: string, source = 'confi
 
   const chart = new Chart(app, 'harbor', { namespace, disableResourceNameHashes: true });
   chart.addDependency(before);
-  const harbor = new Harbor(chart, 'Harbor', harborProps(config, ca));
+  const harbor = new Harbor(chart, 'Harbor', harborProps(config, storage, ca));
 
   return { app, harbor, ca };
 }

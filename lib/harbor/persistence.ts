@@ -22,6 +22,14 @@ export interface PersistenceProps {
 
   /** @default AccessMode.READ_WRITE_ONCE */
   readonly accessMode?: AccessMode;
+
+  /**
+   * Let the kubelet hand the volume to the pod's group (`fsGroup`). Turn it off on an NFS
+   * export that squashes root: the kubelet's chgrp runs as root, is squashed, and fails the
+   * mount; the files are then owned through the export's options instead.
+   * @default true
+   */
+  readonly fsGroup?: boolean;
 }
 
 /**

@@ -67,6 +67,7 @@ export class HarborRegistry extends Construct {
       component: 'registry',
       version: props.images.version,
       uid: HARBOR_UID,
+      fsGroup: props.storage.fsGroup ?? true,
     };
     const labels = labelsOf(component);
     const logLevel = props.logLevel ?? LogLevel.INFO;

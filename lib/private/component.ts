@@ -17,6 +17,8 @@ export interface Component {
   readonly version: string;
   /** uid and gid the component's image runs as. */
   readonly uid: number;
+  /** Let the kubelet give the pod's volumes to the group `uid`. @default true */
+  readonly fsGroup?: boolean;
 }
 
 export function labelsOf(c: Component): Record<string, string> {
@@ -50,7 +52,7 @@ export function componentDeployment(
     metadata: { name, labels },
     select: false,
     podMetadata: { labels },
-    securityContext: podSecurity(c.uid, c.uid),
+    securityContext: podSecurity(c.uid, c.uid, c.fsGroup),
   });
   selectByLabels(deployment, selectorLabels(c.instance, c.component));
   restrictPod(deployment);
@@ -81,7 +83,7 @@ export function componentStatefulSet(
     replicas: 1,
     select: false,
     podMetadata: { labels },
-    securityContext: podSecurity(c.uid, c.uid),
+    securityContext: podSecurity(c.uid, c.uid, c.fsGroup),
   });
   selectByLabels(statefulSet, selectorLabels(c.instance, c.component));
   restrictPod(statefulSet);

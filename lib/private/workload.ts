@@ -23,11 +23,15 @@ export function containerSecurity(
   };
 }
 
-export function podSecurity(user: number, group: number): kplus.PodSecurityContextProps {
+export function podSecurity(
+  user: number,
+  group: number,
+  fsGroup = true,
+): kplus.PodSecurityContextProps {
   return {
     user,
     group,
-    fsGroup: group,
+    fsGroup: fsGroup ? group : undefined,
     ensureNonRoot: true,
     // a recursive chown of a large registry volume at every start takes minutes on NFS
     fsGroupChangePolicy: kplus.FsGroupChangePolicy.ON_ROOT_MISMATCH,

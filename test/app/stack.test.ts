@@ -8,18 +8,23 @@ describe('the app', () => {
   test('orders namespace, issuers and Harbor as three charts', () => {
     const { stack } = synthApp();
 
-    expect(stack.app.charts.map((chart) => chart.node.id)).toEqual(['namespace', 'pki', 'harbor']);
+    expect(stack.app.charts.map((chart) => chart.node.id)).toEqual([
+      'storage',
+      'namespace',
+      'pki',
+      'harbor',
+    ]);
   });
 
   test('writes no issuer file when the profile makes no issuer', () => {
     expect(chartFiles({ tls: { type: 'secret', secretName: 'commercial' } })).toEqual([
+      'storage',
       'namespace',
       'harbor',
     ]);
-    expect(chartFiles({ tls: { type: 'issuer', name: 'corp-ca' } })).toEqual([
-      'namespace',
-      'harbor',
-    ]);
+    expect(chartFiles({ tls: { type: 'issuer', name: 'corp-ca' }, nfs: { type: 'none' } })).toEqual(
+      ['namespace', 'harbor'],
+    );
   });
 
   test('keeps the namespace when Argo CD deletes the Application', () => {
@@ -36,11 +41,15 @@ describe('the app', () => {
     }
   });
 
-  test('puts everything but the namespace into the configured namespace', () => {
-    const { objects } = synthApp({ namespace: 'registry' });
+  test('puts everything of Harbor but its namespace into the configured namespace', () => {
+    const { stack } = synthApp({ namespace: 'registry' });
 
-    for (const o of objects.filter((x) => x.kind !== 'Namespace'))
+    const objects = stack.app.charts
+      .filter((chart) => chart.node.id !== 'storage')
+      .flatMap((chart) => chart.toJson());
+    for (const o of objects.filter((x) => x.kind !== 'Namespace')) {
       expect(o.metadata.namespace).toBe('registry');
+    }
   });
 
   test('issues Harbor a certificate from the self-signed CA it trusts', () => {

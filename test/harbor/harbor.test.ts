@@ -1,7 +1,16 @@
 import { Chart, Testing } from 'cdk8s';
 import { Harbor, HarborDatabase, HarborRedis, HarborTls } from '../../lib';
 import { expectValidObjects } from '../support/schema';
-import { containerOf, envOf, find, mountAt, ofKind, podSpec, synthApp } from '../support/synth';
+import {
+  containerOf,
+  envOf,
+  find,
+  harborOnly,
+  mountAt,
+  ofKind,
+  podSpec,
+  synthApp,
+} from '../support/synth';
 
 describe('Harbor', () => {
   test('refuses two instances of one name in one namespace', () => {
@@ -85,7 +94,10 @@ describe('Harbor', () => {
   test('every Service selects the pods of exactly one workload', () => {
     const { objects } = synthApp();
 
-    const workloads = [...ofKind(objects, 'Deployment'), ...ofKind(objects, 'StatefulSet')];
+    const workloads = [
+      ...ofKind(harborOnly(objects), 'Deployment'),
+      ...ofKind(harborOnly(objects), 'StatefulSet'),
+    ];
     for (const service of ofKind(objects, 'Service')) {
       const selector = service.spec.selector;
       const matching = workloads.filter((w) =>
@@ -200,9 +212,9 @@ describe('Harbor', () => {
     const { objects } = synthApp();
 
     const workloads = [
-      ...ofKind(objects, 'Deployment'),
-      ...ofKind(objects, 'StatefulSet'),
-      ...ofKind(objects, 'Job'),
+      ...ofKind(harborOnly(objects), 'Deployment'),
+      ...ofKind(harborOnly(objects), 'StatefulSet'),
+      ...ofKind(harborOnly(objects), 'Job'),
     ];
     for (const workload of workloads) {
       const pod = podSpec(workload);
@@ -225,9 +237,9 @@ describe('Harbor', () => {
     const { objects } = synthApp();
 
     const images = [
-      ...ofKind(objects, 'Deployment'),
-      ...ofKind(objects, 'StatefulSet'),
-      ...ofKind(objects, 'Job'),
+      ...ofKind(harborOnly(objects), 'Deployment'),
+      ...ofKind(harborOnly(objects), 'StatefulSet'),
+      ...ofKind(harborOnly(objects), 'Job'),
     ]
       .flatMap((w) => [...podSpec(w).containers, ...(podSpec(w).initContainers ?? [])])
       .map((c) => c.image);
@@ -250,7 +262,7 @@ describe('Harbor', () => {
   test('rewrites every image to a mirror', () => {
     const { objects } = synthApp({ images: { registry: 'mirror.example.test/harbor' } });
 
-    const images = ofKind(objects, 'Deployment').flatMap((w) =>
+    const images = ofKind(harborOnly(objects), 'Deployment').flatMap((w) =>
       podSpec(w).containers.map((c: any) => c.image),
     );
     for (const image of images)

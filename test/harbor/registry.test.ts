@@ -2,8 +2,8 @@ import { parse } from 'yaml';
 import { containerOf, envOf, find, mountAt, podSpec, synthApp } from '../support/synth';
 
 describe('HarborRegistry', () => {
-  test('runs as uid and gid 10000 and owns its volume through fsGroup (field failure #6)', () => {
-    const { objects } = synthApp();
+  test('owns its NFS volume through fsGroup where the export keeps root (field failure #6)', () => {
+    const { objects } = synthApp({ nfs: { export: { squash: 'no_root_squash' } } });
 
     const registry = find(objects, 'Deployment', 'harbor-registry');
 
@@ -13,6 +13,26 @@ describe('HarborRegistry', () => {
       fsGroup: 10000,
       fsGroupChangePolicy: 'OnRootMismatch',
     });
+  });
+
+  test('leaves ownership to the export where it squashes root (field failures #6 #41)', () => {
+    const { objects } = synthApp();
+
+    const registry = find(objects, 'Deployment', 'harbor-registry');
+    const storageClass = find(objects, 'StorageClass', 'nfs-csi');
+
+    // the kubelet's chgrp would run as a squashed root and fail the mount
+    expect(podSpec(registry).securityContext.fsGroup).toBeUndefined();
+    expect(podSpec(registry).securityContext.runAsUser).toBe(10000);
+    expect(storageClass.parameters.mountPermissions).toBe('0777');
+  });
+
+  test('keeps fsGroup on a class the app does not manage', () => {
+    const { objects } = synthApp({ nfs: { type: 'none' }, nfsStorageClasses: ['nfs-csi'] });
+
+    expect(podSpec(find(objects, 'Deployment', 'harbor-registry')).securityContext.fsGroup).toBe(
+      10000,
+    );
   });
 
   test('shares one volume and one config between registry and registryctl', () => {

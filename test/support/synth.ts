@@ -42,6 +42,11 @@ export function find(objects: K8sObject[], kind: string, name: string): K8sObjec
   return matches[0];
 }
 
+/** The objects in Harbor's namespace, leaving out the storage provisioner's. */
+export function harborOnly(objects: K8sObject[], namespace = 'harbor'): K8sObject[] {
+  return objects.filter((o) => o.metadata?.namespace === namespace);
+}
+
 export function ofKind(objects: K8sObject[], kind: string): K8sObject[] {
   return objects.filter((o) => o.kind === kind);
 }
