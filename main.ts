@@ -3,6 +3,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { parseArgs } from 'util';
 import { loadConfig } from './lib/app/config';
+import { writeOutput } from './lib/app/output';
 import { buildStack } from './lib/app/stack';
 import { ConfigurationError } from './lib/private/validation';
 
@@ -11,10 +12,11 @@ const USAGE = `usage: npm run synth -- [--config FILE] [--out DIR]
   --config, -c FILE  YAML file laid over the built-in non-production profile
                      (default: $HARBOR_CONFIG, else the built-in profile alone)
   --out, -o DIR      where the YAML goes (default: $CDK8S_OUTDIR, else dist); it must be
-                     missing, empty, or hold only *.k8s.yaml files of an earlier synth`;
+                     missing, empty, or hold only the *.k8s.yaml and images.txt files of an
+                     earlier synth`;
 
 /** Files synthesis writes; an output directory may hold nothing else. */
-const GENERATED = /\.k8s\.yaml$/;
+const GENERATED = /(\.k8s\.yaml|^images\.txt)$/;
 
 /** Set once the output directory is known, for the failure message. */
 let target: string | undefined;
@@ -84,13 +86,14 @@ function main(): void {
   const staging = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk8s-harbor-'));
   try {
     const stack = buildStack(config, staging, source ?? 'the built-in profile');
-    stack.app.synth();
+    const manifests = writeOutput(stack);
     const files = publish(staging, outdir);
 
-    const objects = stack.app.charts.reduce((sum, chart) => sum + chart.toJson().length, 0);
+    const objects = manifests.length;
     const generated = stack.harbor.secrets.generated;
     const origin = configFile ? `config ${source}` : 'built-in non-production profile';
-    console.log(`wrote ${objects} objects in ${files.length} files to ${target}/ (${origin})`);
+    const yamlFiles = files.filter((file) => file.endsWith('.yaml')).length;
+    console.log(`wrote ${objects} objects in ${yamlFiles} files to ${target}/ (${origin})`);
     console.log(`  Harbor ${stack.harbor.images.version} at ${stack.harbor.externalUrl}`);
     console.log(
       generated.length > 0

@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { loadConfig } from '../lib/app/config';
+import { writeOutput } from '../lib/app/output';
 import { buildStack } from '../lib/app/stack';
 import { expectValidObjects, loadYamlDir } from './support/schema';
 
@@ -20,7 +21,7 @@ describe('dist/', () => {
   test('equals a fresh synth of the built-in profile (run `npm run synth` after a change)', () => {
     const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'harbor-dist-'));
     try {
-      buildStack(loadConfig(), outdir).app.synth();
+      writeOutput(buildStack(loadConfig(), outdir));
 
       expect(readTree(DIST)).toEqual(readTree(outdir));
     } finally {
@@ -40,6 +41,19 @@ describe('dist/', () => {
 
     expect(text).not.toMatch(/-----BEGIN [A-Z ]*PRIVATE KEY-----/);
     expect(loadYamlDir(DIST).filter((o) => o.kind === 'Secret')).toEqual([]);
+  });
+
+  test('lists every image its pods run, pinned, for mirroring', () => {
+    const listed = fs.readFileSync(path.join(DIST, 'images.txt'), 'utf-8').trim().split('\n');
+    const used = loadYamlDir(DIST)
+      .map((o) => o.spec?.template?.spec)
+      .filter((pod) => pod)
+      .flatMap((pod) => [...pod.containers, ...(pod.initContainers ?? [])])
+      .map((container) => container.image);
+
+    expect(listed).toEqual([...new Set(used)].sort());
+    for (const image of listed)
+      expect(image).toMatch(/^[a-z0-9./-]+\/[a-z0-9-]+:v?\d+\.\d+\.\d+(-\d+)?$/);
   });
 
   test('holds the whole Harbor stack', () => {

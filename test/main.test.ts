@@ -61,6 +61,7 @@ describe('the synth command', () => {
       '0001-namespace.k8s.yaml',
       '0002-pki.k8s.yaml',
       '0003-harbor.k8s.yaml',
+      'images.txt',
     ]);
     expect(result.stdout).toMatch(/wrote \d+ objects in 4 files/);
     expect(result.stdout).toMatch(/Harbor v2\.15\.2 at https:\/\/harbor\.example\.test/);
@@ -132,7 +133,7 @@ describe('the synth command', () => {
     expect(run(['--out', path.join(work, 'dist')]).status).toBe(0);
 
     expect(fs.lstatSync(path.join(work, 'dist')).isSymbolicLink()).toBe(true);
-    expect(fs.readdirSync(real)).toHaveLength(4);
+    expect(fs.readdirSync(real)).toHaveLength(5);
   });
 
   test('names a config file that came from HARBOR_CONFIG', () => {
