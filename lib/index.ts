@@ -16,6 +16,7 @@ export * from './pki/issuer-ref';
 export * from './pki/self-signed-ca';
 export { ConfigurationError } from './private/validation';
 export * from './storage/csi-driver-nfs';
+export * from './storage/images';
 export * from './storage/nfs-export';
 export * from './storage/nfs-server';
 export * from './storage/nfs-subdir-provisioner';

@@ -1,4 +1,4 @@
-import { ApiObject, App, Chart, JsonPatch, YamlOutputType } from 'cdk8s';
+import { ApiObject, App, Chart, YamlOutputType } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { HarborConfig } from './config';
 import { LogLevel } from '../harbor/common';
@@ -11,6 +11,7 @@ import { TrivySeverity } from '../harbor/trivy';
 import { IssuerKind } from '../pki/issuer-ref';
 import { CaRefs, SelfSignedCa, SelfSignedCaProps } from '../pki/self-signed-ca';
 import { ConfigurationError, Problems, show } from '../private/validation';
+import { clusterScoped } from '../private/workload';
 import { CsiDriverNfs, OnDelete } from '../storage/csi-driver-nfs';
 import { NfsExport, NfsExportProps, NfsVersion, Squash } from '../storage/nfs-export';
 import { InClusterNfsServer } from '../storage/nfs-server';
@@ -85,8 +86,8 @@ function buildStorage(
       labels: { 'pod-security.kubernetes.io/enforce': 'privileged' },
     },
   });
-  // a Namespace is cluster-scoped; the chart's namespace is for what runs inside it
-  ApiObject.of(namespace).addJsonPatch(JsonPatch.remove('/metadata/namespace'));
+  // the chart's namespace is for what runs inside it
+  clusterScoped(ApiObject.of(namespace));
   let exported: NfsExport | undefined;
   if (nfs.inClusterServer) {
     const server = capture(() => new InClusterNfsServer(chart, 'NfsServer', nfs.inClusterServer!));

@@ -1,4 +1,4 @@
-import { ApiObject, Duration, JsonPatch } from 'cdk8s';
+import { ApiObject, Chart, Duration, JsonPatch } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 
 /** A pod-owning workload of cdk8s-plus (Deployment, StatefulSet, Job, DaemonSet). */
@@ -45,9 +45,7 @@ export function podSecurity(
 export function restrictPod(workload: PodWorkload): void {
   const apiObject = ApiObject.of(workload);
   const pod = '/spec/template/spec';
-  // cdk8s-plus labels pods with their construct path; our selectors never use it, and a label
-  // that moves with a code refactoring would roll every pod for nothing
-  apiObject.addJsonPatch(JsonPatch.remove(`/spec/template/metadata/labels/${ADDRESS_LABEL}`));
+  dropAddressLabel(workload);
   apiObject.addJsonPatch(
     JsonPatch.add(`${pod}/securityContext/seccompProfile`, {
       type: 'RuntimeDefault',
@@ -99,6 +97,16 @@ export function commandProbe(command: string[], timing: ProbeTiming = {}): kplus
 const ADDRESS_LABEL = 'cdk8s.io~1metadata.addr';
 
 /**
+ * cdk8s-plus labels pods with their construct path; our selectors never use it, and a label
+ * that moves with a code refactoring would roll every pod for nothing.
+ */
+export function dropAddressLabel(workload: PodWorkload): void {
+  ApiObject.of(workload).addJsonPatch(
+    JsonPatch.remove(`/spec/template/metadata/labels/${ADDRESS_LABEL}`),
+  );
+}
+
+/**
  * Removes the construct-path label a cdk8s-plus StatefulSet adds to the selector of the
  * Service it is given, so that the Service selects by our labels alone.
  */
@@ -115,5 +123,12 @@ export function selectByLabels(
     for (const [key, value] of Object.entries(labels)) target.selectLabel(key, value);
   } else {
     target.select(kplus.LabelSelector.of({ labels }));
+  }
+}
+
+/** Drops the namespace a chart gives every object: a cluster-scoped kind carries none. */
+export function clusterScoped(object: ApiObject): void {
+  if (Chart.of(object).namespace !== undefined) {
+    object.addJsonPatch(JsonPatch.remove('/metadata/namespace'));
   }
 }

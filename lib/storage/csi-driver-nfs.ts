@@ -2,19 +2,12 @@ import { ApiObject, Chart, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import * as k8s from '../../imports/k8s';
+import { StorageImagesProps } from './images';
 import { NfsExport, Squash } from './nfs-export';
 import { HARBOR_UID } from '../harbor/core';
 import { imageRegistry, label, objectName } from '../private/checks';
 import { Problems, show } from '../private/validation';
-
-export interface CsiDriverNfsImagesProps {
-  /**
-   * Registry host and path that hold the `sig-storage/*` repositories, such as a mirror that an
-   * air-gapped cluster was seeded from with the list `csiNfsImages()` gives.
-   * @default 'registry.k8s.io'
-   */
-  readonly registry?: string;
-}
+import { clusterScoped, dropAddressLabel } from '../private/workload';
 
 export interface CsiDriverNfsProps {
   /**
@@ -25,7 +18,7 @@ export interface CsiDriverNfsProps {
   readonly namespace?: string;
 
   /** @default - every image from registry.k8s.io */
-  readonly images?: CsiDriverNfsImagesProps;
+  readonly images?: StorageImagesProps;
 
   /**
    * Replicas of the controller; they elect one leader through a Lease. The controller uses the
@@ -432,7 +425,6 @@ const SUB_DIR_VARIABLES = [
 ];
 const ABSOLUTE_DIR = /^(\/[A-Za-z0-9._-]+)+$/;
 const RBAC_GROUP = 'rbac.authorization.k8s.io';
-const ADDRESS_LABEL = 'cdk8s.io~1metadata.addr';
 
 // the livenessprobe sidecars listen on the host network, so each port is one per node
 const CONTROLLER_HEALTH_PORT = 29652;
@@ -484,13 +476,6 @@ function selectorOf(component: string): Record<string, string> {
     'app.kubernetes.io/name': 'csi-driver-nfs',
     'app.kubernetes.io/component': component,
   };
-}
-
-/** Drops the namespace a chart gives every object; cluster-scoped kinds must carry none. */
-function clusterScoped(object: ApiObject): void {
-  if (Chart.of(object).namespace !== undefined) {
-    object.addJsonPatch(JsonPatch.remove('/metadata/namespace'));
-  }
 }
 
 function subDirCheck(subDir: string): string | undefined {
@@ -671,8 +656,7 @@ function finishPod(
 
   const apiObject = ApiObject.of(workload);
   const pod = '/spec/template/spec';
-  // the construct-path label would roll every pod whenever the code is reorganised
-  apiObject.addJsonPatch(JsonPatch.remove(`/spec/template/metadata/labels/${ADDRESS_LABEL}`));
+  dropAddressLabel(workload);
   apiObject.addJsonPatch(JsonPatch.add(`${pod}/priorityClassName`, priorityClassName));
 
   const last = workload.containers.length - 1;

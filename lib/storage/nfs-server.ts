@@ -1,7 +1,7 @@
 import { isIPv4 } from 'net';
 import { Construct } from 'constructs';
 import { NfsExport, NfsVersion, Squash } from './nfs-export';
-import { StorageImagesProps, mirrorImage, pinnedImage } from './nfs-subdir-provisioner';
+import { StorageImagesProps, mirrorImage, pinnedImage } from './images';
 import * as k8s from '../../imports/k8s';
 import { Check, imageRegistry, label, objectName, size } from '../private/checks';
 import { Problems, show } from '../private/validation';

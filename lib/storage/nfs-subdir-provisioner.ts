@@ -1,23 +1,14 @@
 import { createHash } from 'crypto';
-import { ApiObject, Chart, JsonPatch } from 'cdk8s';
+import { Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import { OnDelete } from './csi-driver-nfs';
 import { NfsExport } from './nfs-export';
+import { IMAGE, StorageImagesProps, mirrorImage, pinnedImage } from './images';
 import { StaticNfsVolume } from './static-nfs-volume';
 import * as k8s from '../../imports/k8s';
 import { Check, imageRegistry, label, objectName } from '../private/checks';
 import { Problems, show } from '../private/validation';
-
-/** Where the storage constructs pull their default images from. */
-export interface StorageImagesProps {
-  /**
-   * Registry host and path of a mirror that keeps the upstream repositories under their
-   * upstream paths: `registry.k8s.io/sig-storage/x:v1` is pulled as `<registry>/sig-storage/x:v1`.
-   * An image given in full (`image`) is used as it is.
-   * @default - the upstream registries
-   */
-  readonly registry?: string;
-}
+import { clusterScoped } from '../private/workload';
 
 export interface NfsSubdirProvisionerProps {
   /** The export the provisioner makes one directory per claim in. */
@@ -133,7 +124,7 @@ export class NfsSubdirProvisioner extends Construct {
     problems.value('name', props.name, label);
     problems.value('storageClassName', props.storageClassName, objectName);
     problems.value('provisionerName', props.provisionerName, provisionerName);
-    problems.value('image', props.image, pinnedImage);
+    problems.value('image', props.image, provisionerImage);
     problems.value('images.registry', props.images?.registry, imageRegistry);
     problems.value('onDelete', props.onDelete, (value) =>
       Object.values(OnDelete).includes(value)
@@ -381,41 +372,20 @@ const provisionerName: Check<string> = (value) => {
     : 'is not a provisioner name; use a domain prefix and a name, like example.com/nfs';
 };
 
-const IMAGE = new RegExp(
-  '^(?<name>[a-z0-9]+([._-]+[a-z0-9]+)*(:[0-9]{1,5})?(/[a-z0-9]+([._-]+[a-z0-9]+)*)*)' +
-    '(:(?<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(@(?<digest>sha256:[a-f0-9]{64}))?$',
-);
-
 /**
- * An image reference pinned by tag or digest: never `latest`, never untagged, and never the
- * abandoned `nfs-client-provisioner`, which needs `metadata.selfLink` (field failure #37).
+ * A pinned image that is not the abandoned `nfs-client-provisioner`, which needs
+ * `metadata.selfLink` (field failure #37).
  */
-export const pinnedImage: Check<string> = (value) => {
-  const match = IMAGE.exec(value);
-  if (!match?.groups) {
-    return 'is not an image reference; use e.g. "registry.example.test/team/app:v1.2.3"';
-  }
-  const { name, tag, digest } = match.groups;
-  if (name.endsWith('external_storage/nfs-client-provisioner')) {
+const provisionerImage: Check<string> = (value) => {
+  if (IMAGE.exec(value)?.groups?.name.endsWith('external_storage/nfs-client-provisioner')) {
     return (
       'is the abandoned nfs-client-provisioner, which needs metadata.selfLink, gone since' +
       ' Kubernetes 1.20: every claim stays Pending with "selfLink was empty, can\'t make' +
       ` reference"; use ${NFS_SUBDIR_PROVISIONER_IMAGE}`
     );
   }
-  if (digest) return undefined;
-  if (tag === undefined) return 'has no tag, which means latest; pin a release tag or digest';
-  if (tag === 'latest') return 'moves with every push; pin a release tag or digest';
-  return undefined;
+  return pinnedImage(value);
 };
-
-/** The image as a mirror that keeps upstream repository paths serves it. */
-export function mirrorImage(image: string, registry?: string): string {
-  if (registry === undefined) return image;
-  const [first, ...rest] = image.split('/');
-  const hasHost = rest.length > 0 && /[.:]/.test(first);
-  return `${registry}/${hasHost ? rest.join('/') : image}`;
-}
 
 /** The image's tag as a label value, for `app.kubernetes.io/version`. */
 function versionOf(image: string): string {
@@ -434,11 +404,6 @@ function selectorOf(name: string, component: string): Record<string, string> {
 
 function quantity(value: string): k8s.Quantity {
   return k8s.Quantity.fromString(value);
-}
-
-/** cdk8s gives every object the chart's namespace; a cluster-scoped one must not carry it. */
-function clusterScoped(object: ApiObject): void {
-  if (Chart.of(object).namespace) object.addJsonPatch(JsonPatch.remove('/metadata/namespace'));
 }
 
 /**
