@@ -178,7 +178,7 @@ export const configSchema = z.strictObject({
   ipv6: z.boolean(),
   images: z.strictObject({
     version: checked(checks.harborVersion),
-    registry: checked(checks.imageRegistry),
+    registry: checked(checks.imageRegistry).optional(),
   }),
   tls,
   caBundle: secretKeyRef.optional(),

@@ -8,7 +8,7 @@ export const DEFAULT_CONFIG = {
   host: 'harbor.example.test',
   logLevel: 'info',
   ipv6: false,
-  images: { version: 'v2.15.2', registry: 'docker.io' },
+  images: { version: 'v2.15.2' },
   tls: { type: 'selfSigned', duration: '2160h', renewBefore: '720h' },
   ingressClassName: 'nginx',
   registryStorage: { storageClassName: 'nfs-csi', size: '50Gi', accessMode: 'ReadWriteMany' },

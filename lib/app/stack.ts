@@ -90,7 +90,13 @@ function buildStorage(
   clusterScoped(ApiObject.of(namespace));
   let exported: NfsExport | undefined;
   if (nfs.inClusterServer) {
-    const server = capture(() => new InClusterNfsServer(chart, 'NfsServer', nfs.inClusterServer!));
+    const server = capture(
+      () =>
+        new InClusterNfsServer(chart, 'NfsServer', {
+          ...nfs.inClusterServer!,
+          images: { registry: config.images.registry },
+        }),
+    );
     exported = server?.export;
   } else if (nfs.export) {
     exported = checkedExport(exportProps(nfs.export), problems);
@@ -103,6 +109,7 @@ function buildStorage(
         new CsiDriverNfs(chart, 'CsiDriverNfs', {
           namespace: nfs.namespace,
           kubeletDir: nfs.kubeletDir,
+          images: { registry: config.images.registry },
         }),
     );
     capture(() =>
@@ -118,6 +125,7 @@ function buildStorage(
     capture(
       () =>
         new NfsSubdirProvisioner(chart, 'NfsSubdirProvisioner', {
+          images: { registry: config.images.registry },
           export: exported!,
           storageClassName: nfs.storageClassName,
           onDelete: nfs.onDelete as OnDelete | undefined,

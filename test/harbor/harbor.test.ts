@@ -262,6 +262,11 @@ describe('Harbor', () => {
   test('rewrites every image to a mirror', () => {
     const { objects } = synthApp({ images: { registry: 'mirror.example.test/harbor' } });
 
+    const all = [...ofKind(objects, 'Deployment'), ...ofKind(objects, 'DaemonSet')].flatMap((w) =>
+      podSpec(w).containers.map((c: any) => c.image),
+    );
+    for (const image of all) expect(image.startsWith('mirror.example.test/harbor/')).toBe(true);
+
     const images = ofKind(harborOnly(objects), 'Deployment').flatMap((w) =>
       podSpec(w).containers.map((c: any) => c.image),
     );
