@@ -115,6 +115,13 @@ const trivy = z.strictObject({
     .min(1)
     .optional(),
   resources: resources.optional(),
+  airGapped: z.boolean().optional(),
+  dbRepository: z.array(z.string()).optional(),
+  javaDbRepository: z.array(z.string()).optional(),
+  dbPreloaded: z.boolean().optional(),
+  skipUpdate: z.boolean().optional(),
+  skipJavaDbUpdate: z.boolean().optional(),
+  offlineScan: z.boolean().optional(),
 });
 
 const nfsExport = z.strictObject({

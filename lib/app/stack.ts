@@ -213,11 +213,9 @@ function harborProps(config: HarborConfig, storage?: SharedStorage, ca?: CaRefs)
         : HarborRedis.external(redis),
     trivy: trivy.enabled
       ? {
+          ...trivy,
           storage: withMode(trivy.storage),
-          allowNfs: trivy.allowNfs,
-          ignoreUnfixed: trivy.ignoreUnfixed,
           severities: trivy.severities as TrivySeverity[] | undefined,
-          resources: trivy.resources,
         }
       : undefined,
     existingSecrets: config.existingSecrets,

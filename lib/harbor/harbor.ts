@@ -19,7 +19,7 @@ import { HarborRedis, InternalRedis, externalRedisConnection } from './redis';
 import { HarborRegistry } from './registry';
 import { checkResources } from './resources';
 import { ExistingHarborSecrets, HarborSecrets } from './secrets';
-import { HarborTrivy, TrivyOptions } from './trivy';
+import { HarborTrivy, TrivyOptions, trivyNetworking } from './trivy';
 import { dataKey, dnsName, objectName, port, serverAddress, urlUser } from '../private/checks';
 import { Problems, show } from '../private/validation';
 
@@ -371,6 +371,7 @@ function validate(props: HarborProps, problems: Problems): void {
     problems.value('trivy.severities', trivy.severities, (list) =>
       list.length > 0 ? undefined : 'is empty; list at least one severity',
     );
+    trivyNetworking(trivy, problems);
     checkNfsPlacement(
       problems,
       'trivy',

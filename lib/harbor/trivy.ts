@@ -20,6 +20,7 @@ import {
   harborContainer,
   labelsOf,
 } from '../private/component';
+import { Problems } from '../private/validation';
 import { httpProbe } from '../private/workload';
 
 /** Vulnerability severities Trivy reports. */
@@ -52,6 +53,97 @@ export interface TrivyOptions {
 
   /** @default - the requests and limits Harbor's chart uses */
   readonly resources?: ComponentResources;
+
+  /**
+   * A site without internet access: scans never call out (`offlineScan`), and the
+   * vulnerability databases come from `dbRepository` / `javaDbRepository` mirrors, or, where
+   * none is named, are never updated and must be copied into the cache volume beforehand
+   * (`dbPreloaded`).
+   * @default false
+   */
+  readonly airGapped?: boolean;
+
+  /**
+   * OCI repositories of the vulnerability database, e.g. a mirror in a Harbor proxy-cache
+   * project (`registry.example.test/mirror/aquasecurity/trivy-db`).
+   * @default - Trivy's public repositories
+   */
+  readonly dbRepository?: string[];
+
+  /** OCI repositories of the Java vulnerability database. @default - Trivy's public ones */
+  readonly javaDbRepository?: string[];
+
+  /**
+   * The databases were copied into the cache volume (`trivy/db`, `java-db`) by the operator, so
+   * they need no download. Without it, an air-gapped scanner with no mirror has nothing to scan
+   * with: Trivy refuses to skip the update on its first run.
+   * @default false
+   */
+  readonly dbPreloaded?: boolean;
+
+  /** Never download the vulnerability database. @default - true when air-gapped without a mirror */
+  readonly skipUpdate?: boolean;
+
+  /** Never download the Java database. @default - true when air-gapped without a mirror */
+  readonly skipJavaDbUpdate?: boolean;
+
+  /** Scan without calling any external service. @default - the value of `airGapped` */
+  readonly offlineScan?: boolean;
+}
+
+/** The scanner's download and network switches, consistent with each other. */
+export interface TrivyNetworking {
+  readonly skipUpdate: boolean;
+  readonly skipJavaDbUpdate: boolean;
+  readonly offlineScan: boolean;
+}
+
+/** Decides the switches and records every contradiction (field failures #10, #11). */
+export function trivyNetworking(
+  options: TrivyOptions,
+  problems: Problems,
+  field = 'trivy',
+): TrivyNetworking {
+  const airGapped = options.airGapped ?? false;
+  const wanted: TrivyNetworking = {
+    skipUpdate: airGapped && !options.dbRepository,
+    skipJavaDbUpdate: airGapped && !options.javaDbRepository,
+    offlineScan: airGapped,
+  };
+  const result = { ...wanted };
+  for (const key of Object.keys(wanted) as Array<keyof TrivyNetworking>) {
+    const given = options[key];
+    if (given === undefined) continue;
+    if (airGapped && wanted[key] && !given) {
+      problems.add(
+        `${field}.${key}`,
+        `false contradicts ${field}.airGapped, which needs it true; remove it or name a mirror`,
+      );
+    }
+    result[key] = given;
+  }
+  if (result.skipUpdate && !options.dbPreloaded) {
+    problems.add(
+      `${field}.skipUpdate`,
+      'true leaves the scanner without a vulnerability database: skipUpdate requires a' +
+        ` pre-seeded Trivy DB; copy it into the cache and set ${field}.dbPreloaded, or name a` +
+        ` mirror in ${field}.dbRepository`,
+    );
+  }
+  for (const [key, list] of [
+    ['dbRepository', options.dbRepository],
+    ['javaDbRepository', options.javaDbRepository],
+  ] as const) {
+    (list ?? []).forEach((repository, i) =>
+      problems.value(`${field}.${key}[${i}]`, repository, (value) =>
+        /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?(\/[a-z0-9]+([._-][a-z0-9]+)*)+$/.test(value)
+          ? undefined
+          : 'is not an OCI repository; use e.g. "registry.example.test/mirror/trivy-db"',
+      ),
+    );
+    problems.check(list === undefined || list.length > 0, `${field}.${key}`, 'is empty');
+  }
+  return result;
 }
 
 export interface HarborTrivyProps extends HarborComponentProps, TrivyOptions {}
@@ -86,6 +178,9 @@ export class HarborTrivy extends Construct {
     };
     const queue = redisUrl(endpoints.redis, RedisDatabase.TRIVY, '?idle_timeout_seconds=30');
     const severities = props.severities ?? Object.values(TrivySeverity);
+    const problems = new Problems();
+    const networking = trivyNetworking(props, problems);
+    problems.throwIfAny('Trivy');
 
     this.claim = dataClaim(this, name, labelsOf(component), props.storage, 'trivy.storage');
     this.service = componentService(this, component, endpoints.trivyService, [
@@ -114,6 +209,25 @@ export class HarborTrivy extends Construct {
             SCANNER_TRIVY_SECURITY_CHECKS: kplus.EnvValue.fromValue('vuln'),
             SCANNER_TRIVY_TIMEOUT: kplus.EnvValue.fromValue('5m0s'),
             SCANNER_TRIVY_INSECURE: kplus.EnvValue.fromValue('false'),
+            SCANNER_TRIVY_SKIP_UPDATE: kplus.EnvValue.fromValue(String(networking.skipUpdate)),
+            SCANNER_TRIVY_SKIP_JAVA_DB_UPDATE: kplus.EnvValue.fromValue(
+              String(networking.skipJavaDbUpdate),
+            ),
+            SCANNER_TRIVY_OFFLINE_SCAN: kplus.EnvValue.fromValue(String(networking.offlineScan)),
+            ...(props.dbRepository
+              ? {
+                  SCANNER_TRIVY_DB_REPOSITORY: kplus.EnvValue.fromValue(
+                    props.dbRepository.join(','),
+                  ),
+                }
+              : {}),
+            ...(props.javaDbRepository
+              ? {
+                  SCANNER_TRIVY_JAVA_DB_REPOSITORY: kplus.EnvValue.fromValue(
+                    props.javaDbRepository.join(','),
+                  ),
+                }
+              : {}),
             NO_PROXY: kplus.EnvValue.fromValue(noProxy(endpoints)),
             ...(endpoints.redis.password
               ? { [REDIS_PASSWORD_ENV]: secretEnv(this, endpoints.redis.password) }
