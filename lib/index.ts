@@ -1,3 +1,4 @@
+export * from './delivery/argocd';
 export * from './harbor/common';
 export * from './harbor/core';
 export * from './harbor/database';

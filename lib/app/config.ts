@@ -175,6 +175,16 @@ const nfs = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('none') }),
 ]);
 
+/** Where Argo CD reads the synthesized files; without it, `dist/` is for kubectl. */
+const argocd = z.strictObject({
+  repoURL: z.string(),
+  targetRevision: z.string().optional(),
+  path: z.string(),
+  argoNamespace: z.string().optional(),
+  project: z.string().optional(),
+  server: z.string().optional(),
+});
+
 /** The app's configuration file, as validated. Field names follow the constructs' props. */
 export const configSchema = z.strictObject({
   instance: z.string(),
@@ -193,6 +203,7 @@ export const configSchema = z.strictObject({
   registryStorage: storage,
   nfs,
   nfsStorageClasses: z.array(name),
+  argocd: argocd.optional(),
   database,
   redis,
   trivy,

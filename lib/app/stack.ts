@@ -1,6 +1,7 @@
 import { ApiObject, App, Chart, YamlOutputType } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { HarborConfig } from './config';
+import { ArgoCdApplications, ArgoCdRootApplication, DeliveryArea } from '../delivery/argocd';
 import { LogLevel } from '../harbor/common';
 import { HarborDatabase, DatabaseSslMode } from '../harbor/database';
 import { Harbor, HarborProps } from '../harbor/harbor';
@@ -154,6 +155,56 @@ function exportProps(
   };
 }
 
+/**
+ * Argo CD Applications for the charts, in waves: storage, then the namespace and issuers, then
+ * Harbor, whose own issuers and certificates sync in an earlier wave than its workloads.
+ */
+function deliverWithArgoCd(
+  app: App,
+  config: HarborConfig,
+  harborChart: Chart,
+  storage: SharedStorage | undefined,
+  hasPki: boolean,
+): void {
+  const source = config.argocd!;
+  const harborFiles = ['*-harbor.k8s.yaml', ...(hasPki ? [] : ['*-namespace.k8s.yaml'])];
+  const areas: DeliveryArea[] = [
+    ...(storage
+      ? [
+          {
+            name: `${config.instance}-storage`,
+            files: ['*-storage.k8s.yaml'],
+            namespace: 'namespace' in config.nfs ? config.nfs.namespace : config.namespace,
+            wave: 0,
+          },
+        ]
+      : []),
+    ...(hasPki
+      ? [
+          {
+            name: `${config.instance}-pki`,
+            files: ['*-namespace.k8s.yaml', '*-pki.k8s.yaml'],
+            namespace: config.namespace,
+            wave: 1,
+          },
+        ]
+      : []),
+    { name: config.instance, files: harborFiles, namespace: config.namespace, wave: 2 },
+  ];
+  for (const object of harborChart.node.findAll()) {
+    if (object instanceof ApiObject && ['Issuer', 'Certificate'].includes(object.kind)) {
+      object.metadata.addAnnotation('argocd.argoproj.io/sync-wave', '-1');
+    }
+  }
+
+  const apps = new Chart(app, 'argocd-apps', { disableResourceNameHashes: true });
+  apps.addDependency(harborChart);
+  new ArgoCdApplications(apps, 'Applications', { ...source, areas });
+  const root = new Chart(app, 'argocd-root', { disableResourceNameHashes: true });
+  root.addDependency(apps);
+  new ArgoCdRootApplication(root, 'Root', { ...source, name: `${config.instance}-apps` });
+}
+
 /** What the app built, for its summary and for tests. */
 export interface Stack {
   readonly app: App;
@@ -281,6 +332,7 @@ export function buildStack(config: HarborConfig, outdir: string, source = 'confi
   const chart = new Chart(app, 'harbor', { namespace, disableResourceNameHashes: true });
   chart.addDependency(before);
   const harbor = new Harbor(chart, 'Harbor', harborProps(config, storage, ca));
+  if (config.argocd) deliverWithArgoCd(app, config, chart, storage, ca !== undefined);
 
   return { app, harbor, ca };
 }
