@@ -124,12 +124,15 @@ const trivy = z.strictObject({
   offlineScan: z.boolean().optional(),
 });
 
+const uid = (n: number) =>
+  Number.isInteger(n) && n >= 0 && n <= 2 ** 31 - 1 ? undefined : 'is not a uid or gid';
+
 const nfsExport = z.strictObject({
   server: checked(checks.serverAddress),
   share: z.string(),
   squash: z.enum(['no_root_squash', 'root_squash', 'all_squash']),
-  anonUid: z.number().int().min(0).optional(),
-  anonGid: z.number().int().min(0).optional(),
+  anonUid: checkedNumber(uid).optional(),
+  anonGid: checkedNumber(uid).optional(),
   version: z.enum(['3', '4.0', '4.1', '4.2']).optional(),
   mountOptions: z.array(z.string()).optional(),
   allowNoLock: z.boolean().optional(),
@@ -140,7 +143,7 @@ const inClusterServer = z.strictObject({
 });
 const onDelete = z.enum(['retain', 'archive', 'delete']);
 // a section whose type changes is replaced whole, so these have defaults of their own
-const provisionerNamespace = checked(checks.namespace).default('csi-nfs');
+const provisionerNamespace = checked(checks.label).default('csi-nfs');
 const nfsClassName = name.default('nfs-csi');
 
 /** Where the shared NFS storage comes from: the export either exists or runs in the cluster. */
@@ -187,7 +190,7 @@ const argocd = z.strictObject({
 
 /** The app's configuration file, as validated. Field names follow the constructs' props. */
 export const configSchema = z.strictObject({
-  instance: z.string(),
+  instance: checked(checks.instanceName),
   namespace: checked(checks.namespace),
   host: checked(checks.dnsName),
   port: port.optional(),
@@ -235,16 +238,18 @@ function isObject(value: unknown): value is Record<string, Json> {
 }
 
 /**
- * Lays an override over a base. Objects merge key by key; arrays and scalars replace; an
- * object whose `type` differs from the base's replaces it whole, because its other keys
- * belong to the other type.
+ * Lays an override over a base. Objects merge key by key; arrays and scalars replace; null
+ * removes; an object whose `type` differs from the base's replaces it whole, because its other
+ * keys belong to the other type.
  */
 export function overlay(base: Json, override: Json): Json {
   if (!isObject(base) || !isObject(override)) return override;
   if ('type' in override && base.type !== override.type) return override;
   const result: Record<string, Json> = { ...base };
   for (const [key, value] of Object.entries(override)) {
-    result[key] = key in base ? overlay(base[key], value) : value;
+    // null removes a setting of the base, such as the profile's export for a demo server
+    if (value === null) delete result[key];
+    else result[key] = key in base ? overlay(base[key], value) : value;
   }
   return result;
 }
@@ -258,8 +263,15 @@ function valueAt(input: unknown, path: PropertyKey[]): unknown {
   return node;
 }
 
+/** `a.b[0].c`, as the rest of the messages write paths. */
+function pathOf(path: PropertyKey[]): string {
+  return path
+    .map((key, i) => (typeof key === 'number' ? `[${key}]` : `${i > 0 ? '.' : ''}${String(key)}`))
+    .join('');
+}
+
 function describe(issue: z.core.$ZodIssue, input: unknown): string {
-  const field = issue.path.join('.') || '(top level)';
+  const field = pathOf(issue.path) || '(top level)';
   switch (issue.code) {
     case 'unrecognized_keys': {
       const prefix = issue.path.length > 0 ? `${field}.` : '';
@@ -278,11 +290,17 @@ function describe(issue: z.core.$ZodIssue, input: unknown): string {
         );
       }
       return `${field}: ${show(valueAt(input, issue.path))} does not match any allowed form`;
-    case 'invalid_value':
+    case 'invalid_value': {
+      const value = valueAt(input, issue.path);
+      const quote =
+        typeof value === 'number' && issue.values.includes(String(value))
+          ? ` (write it in quotes: "${value}")`
+          : '';
       return (
-        `${field}: ${show(valueAt(input, issue.path))} is not allowed; use one of` +
-        ` ${issue.values.map((v) => show(v)).join(', ')}`
+        `${field}: ${show(value)} is not allowed; use one of` +
+        ` ${issue.values.map((v) => show(v)).join(', ')}${quote}`
       );
+    }
     case 'invalid_type': {
       const value = valueAt(input, issue.path);
       const received = value === undefined ? 'is missing' : `${show(value)} is ${kindOf(value)}`;

@@ -23,8 +23,15 @@ import { StaticNfsVolume } from '../storage/static-nfs-volume';
 interface SharedStorage {
   readonly chart: Chart;
   readonly storageClassName: string;
-  readonly squash: Squash;
+  /**
+   * Whether the kubelet may hand the registry's volume to its group: only csi-driver-nfs
+   * volumes honour fsGroup, and only when the export keeps root.
+   */
+  readonly fsGroup: boolean;
 }
+
+/** Namespaces that exist in every cluster, which the storage chart must not redefine. */
+const EXISTING_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
 
 /**
  * The NFS provisioner (or static volume) a configuration asks for, in a chart of its own that
@@ -41,23 +48,24 @@ function buildStorage(
     namespace: nfs.type === 'static' ? undefined : nfs.namespace,
     disableResourceNameHashes: true,
   });
-  const capture = <T>(build: () => T): T | undefined => {
+  const capture = <T>(build: () => T, prefix = 'nfs.'): T | undefined => {
     try {
       return build();
     } catch (err) {
       const found = err instanceof ConfigurationError ? err.problems : [(err as Error).message];
-      problems.addAll(found.map((problem) => `nfs.${problem}`));
+      problems.addAll(found.map((problem) => `${prefix}${problem}`));
       return undefined;
     }
   };
 
+  problems.check(
+    config.registryStorage.storageClassName === nfs.storageClassName,
+    'registryStorage.storageClassName',
+    `${show(config.registryStorage.storageClassName)} is not the class nfs provides,` +
+      ` ${show(nfs.storageClassName)}, which would then serve nothing; name it here, or set` +
+      ' nfs.type none',
+  );
   if (nfs.type === 'static') {
-    problems.check(
-      config.registryStorage.storageClassName === nfs.storageClassName,
-      'registryStorage.storageClassName',
-      `${show(config.registryStorage.storageClassName)} is not the static volume's class` +
-        ` ${show(nfs.storageClassName)}; the registry claim could not bind to it`,
-    );
     const exported = checkedExport(exportProps(nfs.export), problems);
     if (exported) {
       capture(
@@ -72,7 +80,8 @@ function buildStorage(
           }),
       );
     }
-    return { chart, storageClassName: nfs.storageClassName, squash: nfs.export.squash as Squash };
+    // an in-tree NFS volume ignores fsGroup: the export's options decide ownership alone
+    return { chart, storageClassName: nfs.storageClassName, fsGroup: false };
   }
 
   problems.check(
@@ -80,23 +89,38 @@ function buildStorage(
     'nfs',
     'needs exactly one of export (a server that exists) and inClusterServer (a demo server)',
   );
-  const namespace = new kplus.Namespace(chart, 'Namespace', {
-    metadata: {
-      name: nfs.namespace,
-      // the driver mounts for the kubelet: its pods need host paths and privileges
-      labels: { 'pod-security.kubernetes.io/enforce': 'privileged' },
-    },
-  });
-  // the chart's namespace is for what runs inside it
-  clusterScoped(ApiObject.of(namespace));
+  problems.check(
+    nfs.namespace !== config.namespace,
+    'nfs.namespace',
+    `${show(nfs.namespace)} is Harbor's namespace too, whose pods must stay unprivileged; give` +
+      ' the NFS driver a namespace of its own',
+  );
+  if (!EXISTING_NAMESPACES.includes(nfs.namespace)) {
+    const namespace = new kplus.Namespace(chart, 'Namespace', {
+      metadata: {
+        name: nfs.namespace,
+        // the driver mounts for the kubelet: its pods need host paths and privileges
+        labels: { 'pod-security.kubernetes.io/enforce': 'privileged' },
+      },
+    });
+    // the chart's namespace is for what runs inside it
+    clusterScoped(ApiObject.of(namespace));
+  }
   let exported: NfsExport | undefined;
   if (nfs.inClusterServer) {
+    problems.check(
+      nfs.inClusterServer.storage.storageClassName !== nfs.storageClassName,
+      'nfs.inClusterServer.storage.storageClassName',
+      `${show(nfs.storageClassName)} is the class this server provides; it cannot keep its own` +
+        ' data there, so use a block StorageClass',
+    );
     const server = capture(
       () =>
         new InClusterNfsServer(chart, 'NfsServer', {
           ...nfs.inClusterServer!,
           images: { registry: config.images.registry },
         }),
+      'nfs.inClusterServer.',
     );
     exported = server?.export;
   } else if (nfs.export) {
@@ -135,7 +159,11 @@ function buildStorage(
         }),
     );
   }
-  return { chart, storageClassName: nfs.storageClassName, squash: exported.squash };
+  return {
+    chart,
+    storageClassName: nfs.storageClassName,
+    fsGroup: nfs.type === 'csiDriverNfs' && exported.squash === Squash.NO_ROOT_SQUASH,
+  };
 }
 
 /** The export, or undefined after recording its problems under `nfs.export.`. */
@@ -245,10 +273,8 @@ function harborProps(config: HarborConfig, storage?: SharedStorage, ca?: CaRefs)
     images: config.images,
     registryStorage: {
       ...withMode(config.registryStorage),
-      // a squashed root cannot chgrp, so the export's options decide ownership instead
       fsGroup:
-        storage?.storageClassName !== config.registryStorage.storageClassName ||
-        storage.squash === Squash.NO_ROOT_SQUASH,
+        storage?.storageClassName !== config.registryStorage.storageClassName || storage.fsGroup,
     },
     nfsStorageClasses: [
       ...(storage ? [storage.storageClassName] : []),

@@ -77,39 +77,40 @@ const RESTORE_DEADLINE = Duration.hours(6);
  * Nightly `pg_dump` of Harbor's database onto a volume of its own, with a fixed number kept.
  *
  * A CronJob runs `backup-database.sh` from the `harbor-db` image as uid 999, so the dump tool
- * is the same PostgreSQL release as the internal server; an external server must not be of a
- * newer major version than that image's client. The script waits for the server, writes a
- * custom-format dump under a temporary name, reads it back with `pg_restore --list`, renames it
- * to `<database>-<UTC time>.dump` (e.g. `registry-20250102T023000Z.dump`) and then removes the
- * oldest dumps beyond `retain`. The password reaches libpq through `PGPASSWORD` from the Secret
- * and is never printed. Each run's log names the dump it wrote.
+ * is the internal server's own PostgreSQL release; an external server must not be of a newer
+ * major version than that image's client tools. The script waits for the server, writes a
+ * custom-format dump under a temporary name, reads it back to its end with `pg_restore`,
+ * renames it to `<database>-<UTC time>.dump` (e.g. `registry-20250102T023000Z.dump`) and then
+ * removes the oldest dumps beyond `retain`; files named otherwise are never removed. The
+ * password reaches libpq through `PGPASSWORD` from the Secret and is never printed. Each run's
+ * log names the dump it wrote.
  *
  * Only the database is backed up. Image blobs stay on the registry volume, and the Secrets
- * (above all `secretKey`, which encrypts credentials stored in the database) must be backed
- * up apart from the dumps: a restored database is of little use without the same `secretKey`.
+ * must be kept apart from the dumps: above all `secretKey`, which encrypts the credentials
+ * stored in the database, so that a restored database is of little use without it.
  *
- * Restoring, in the namespace of the Harbor instance (`harbor` here):
+ * Restoring, in the namespace of the Harbor instance (`harbor` and instance `harbor` here):
  *
- * 1. If Argo CD or another tool syncs the manifests automatically, pause that first; it would
+ * 1. If Argo CD or another tool syncs the manifests automatically, pause it first; it would
  *    scale the workloads straight back up.
- * 2. Stop everything that writes to the database or the registry:
- *    `kubectl -n harbor scale deployment harbor-core harbor-jobservice harbor-registry --replicas=0`
- * 3. Write the Job that `restoreJob('<dump>')` returns (or `restoreJob('latest')` for the
- *    newest dump) to a file and create it, then follow it:
- *    `kubectl create -f restore-job.yaml`,
- *    `kubectl -n harbor wait --for=condition=complete --timeout=6h job/harbor-database-restore`,
- *    `kubectl -n harbor logs job/harbor-database-restore`.
+ * 2. Stop everything that writes to the database or the registry (`writers`):
+ *    `kubectl -n harbor scale deployment harbor-core harbor-jobservice harbor-registry
+ *    --replicas=0`.
+ * 3. Print the Job that `restoreJob('<dump>')` returns as YAML (or `restoreJob('latest')` for
+ *    the newest dump), create it and follow it:
+ *    `kubectl create -f restore-job.yaml`, then
+ *    `kubectl -n harbor logs -f job/harbor-database-restore --pod-running-timeout=5m` and
+ *    `kubectl -n harbor get job harbor-database-restore` (Complete, or Failed).
  *    The Job runs `restore-database.sh` from the same image, with the same environment and the
- *    same claim as the backup. It waits up to five minutes for the last session of core and
+ *    same claim as the backup. It waits up to five minutes for the last sessions of core and
  *    jobservice to end, then restores in one transaction with `pg_restore --clean --if-exists
  *    --no-owner`: either every object in the dump is replaced, or nothing changes. It never
- *    retries on its own. A missing dump file fails the Job with a list of the dumps present.
- * 4. Delete the Job (`kubectl -n harbor delete job harbor-database-restore`), re-apply the
- *    manifests or resume the sync, which scales the workloads back to their declared
- *    replicas, and log in to Harbor to check projects and repositories.
+ *    retries by itself. A missing dump file fails it with a list of the dumps there are.
+ * 4. Delete the Job (`kubectl -n harbor delete job harbor-database-restore`), then re-apply the
+ *    manifests or resume the sync, which scales the workloads back to their declared replicas.
  *
- * Restore a dump with the Harbor version that wrote it: core migrates the schema on start,
- * and objects a newer version added and the dump lacks are left in place by the restore.
+ * Restore a dump with the Harbor version that wrote it: core migrates the schema at start,
+ * and the restore leaves in place any object that a newer version added and the dump lacks.
  */
 export class HarborDatabaseBackup extends Construct {
   /** The command a pod runs to restore one dump: a file name in the claim, or `latest`. */
@@ -364,7 +365,10 @@ export const cronSchedule: Check<string> = (value) => {
   }
   for (const [i, text] of fields.entries()) {
     const field = CRON_FIELDS[i];
-    const problem = text.split(',').map((item) => cronItem(item, field)).find((p) => p);
+    const problem = text
+      .split(',')
+      .map((item) => cronItem(item, field))
+      .find((p) => p);
     if (problem) {
       return `has ${show(text)} as its ${field.name}, where ${problem}`;
     }
@@ -400,7 +404,10 @@ function cronValue(text: string, field: CronField): number | undefined {
 /** An IANA zone name the API server can load; `Local` would mean the controller's zone. */
 const timeZone: Check<string> = (value) => {
   if (/^local$/i.test(value)) {
-    return "is the controller's own zone, which differs between clusters; name a zone like 'Etc/UTC'";
+    return (
+      "is the controller's own zone, which differs between clusters; name a zone like" +
+      ' "Etc/UTC"'
+    );
   }
   const known =
     /^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*$/.test(value) &&

@@ -20,7 +20,15 @@ import { HarborRegistry } from './registry';
 import { checkResources } from './resources';
 import { ExistingHarborSecrets, HarborSecrets } from './secrets';
 import { HarborTrivy, TrivyOptions, trivyNetworking } from './trivy';
-import { dataKey, dnsName, objectName, port, serverAddress, urlUser } from '../private/checks';
+import {
+  dataKey,
+  dnsName,
+  instanceName,
+  objectName,
+  port,
+  serverAddress,
+  urlUser,
+} from '../private/checks';
 import { Problems, show } from '../private/validation';
 
 /** Replica counts of the stateless components. */
@@ -105,8 +113,6 @@ export interface HarborProps {
    */
   readonly ipv6?: boolean;
 }
-
-const INSTANCE = /^[a-z]([-a-z0-9]{0,28}[a-z0-9])?$/;
 
 /**
  * A complete Harbor: core, portal, registry with registryctl, jobservice, optionally Trivy,
@@ -284,12 +290,7 @@ function checkNfsPlacement(
 function validate(props: HarborProps, problems: Problems): void {
   const nfs = new Set(props.nfsStorageClasses ?? []);
 
-  problems.value('instance', props.instance ?? 'harbor', (instance) =>
-    INSTANCE.test(instance)
-      ? undefined
-      : "is not a short DNS label; use lowercase letters, digits and '-', at most 30" +
-        ' characters, starting with a letter',
-  );
+  problems.value('instance', props.instance ?? 'harbor', instanceName);
   problems.value('host', props.host, dnsName);
   problems.value('port', props.port, port);
   checkCertificate(problems, 'tls', props.tls);
@@ -329,8 +330,8 @@ function validate(props: HarborProps, problems: Problems): void {
       db.storage,
       nfs,
       db.allowNfs,
-      'PostgreSQL on NFS fails on ownership (uid 999, mode 0700) and fsync; use an external' +
-        ' database,',
+      'PostgreSQL on NFS fails on ownership (uid 999, mode 0700) and fsync (or use an' +
+        ' external database)',
     );
   }
   const externalDb = props.database.externalOptions;
@@ -352,8 +353,8 @@ function validate(props: HarborProps, problems: Problems): void {
       redis.storage,
       nfs,
       redis.allowNfs,
-      'the redis volume on NFS fails when the export squashes or re-owns uid 999; use an' +
-        ' external Redis,',
+      'the redis volume on NFS fails when the export squashes or re-owns uid 999 (or use an' +
+        ' external Redis)',
     );
   }
   const externalRedis = props.redis.externalOptions;
@@ -378,7 +379,7 @@ function validate(props: HarborProps, problems: Problems): void {
       trivy.storage,
       nfs,
       trivy.allowNfs,
-      'the scanner cache needs no sharing,',
+      'the scanner cache needs no sharing',
     );
   }
 

@@ -18,7 +18,7 @@ export const label: Check<string> = (value) =>
 
 /** A DNS-1123 subdomain, as most object names (Secrets, StorageClasses, issuers) must be. */
 export const objectName: Check<string> = (value) =>
-  value.length <= 253 && value.split('.').every((part) => LABEL.test(part) && part.length <= 63)
+  value.length <= 253 && value.split('.').every((part) => LABEL.test(part))
     ? undefined
     : "is not a Kubernetes object name; use lowercase letters, digits, '-' and '.'," +
       ' each dot-separated part starting and ending with a letter or digit';
@@ -44,7 +44,7 @@ export const dnsName: Check<string> = (value) => {
     return 'is a URL; give the host name alone, and the port in its own setting';
   }
   if (isIP(value)) return 'is an IP address; use a DNS name that a certificate can carry';
-  if (/:\d+$/.test(value)) return 'includes a port; give the host name alone and set port';
+  if (/:\d+$/.test(value)) return 'includes a port; give the host name alone';
   return value.length <= 253 &&
     value.split('.').every((part) => LABEL.test(part) && part.length <= 63)
     ? undefined
@@ -53,11 +53,23 @@ export const dnsName: Check<string> = (value) => {
 
 /** A server a component connects to: a DNS name or an IPv4 address, without a port. */
 export const serverAddress: Check<string> = (value) => {
-  if (isIP(value) === 4) return undefined;
-  if (isIP(value) === 6)
-    return 'is an IPv6 address, which Harbor cannot use in its URLs; use a DNS name';
+  if (isIP(value) === 4) {
+    const [first, second] = value.split('.').map(Number);
+    const special = first === 0 || first >= 224 || (first === 169 && second === 254);
+    return special
+      ? 'is not an address a server can have; use its unicast IPv4 address'
+      : undefined;
+  }
+  if (isIP(value) === 6) return 'is an IPv6 address, which is not supported here; use a DNS name';
   return dnsName(value);
 };
+
+/** The name of a Harbor instance, which every object name starts with. */
+export const instanceName: Check<string> = (value) =>
+  /^[a-z]([-a-z0-9]{0,28}[a-z0-9])?$/.test(value)
+    ? undefined
+    : "is not a short DNS label; use lowercase letters, digits and '-', at most 30 characters," +
+      ' starting with a letter';
 
 export const port: Check<number> = (value) =>
   Number.isInteger(value) && value >= 1 && value <= 65535

@@ -218,11 +218,18 @@ export class CsiDriverNfs extends Construct {
         ? undefined
         : `is not a delete policy; use one of ${Object.values(OnDelete).join(', ')}`,
     );
-    problems.value('mountPermissions', props.mountPermissions, (mode) =>
-      /^[0-7]{3,4}$/.test(mode)
-        ? undefined
-        : 'is not an octal mode; use three or four octal digits such as "0775"',
-    );
+    problems.value('mountPermissions', props.mountPermissions, (mode) => {
+      if (!/^[0-7]{3,4}$/.test(mode)) {
+        return 'is not an octal mode; use three or four octal digits such as "0775"';
+      }
+      // with root squashed, the directory belongs to nobody: only "others" can let uid 10000 in
+      const squashed =
+        props.export instanceof NfsExport && props.export.squash === Squash.ROOT_SQUASH;
+      return squashed && (Number(mode.slice(-1)) & 0o3) !== 0o3
+        ? 'leaves others without write and search, and under root_squash uid 10000 is' +
+            ' "others" to a directory nobody owns; use "0777" or leave it to the squash mode'
+        : undefined;
+    });
     const mountPermissions =
       props.mountPermissions ??
       (props.export instanceof NfsExport ? derivedPermissions(props.export, problems) : undefined);

@@ -1,3 +1,4 @@
+import { isIP } from 'net';
 import { serverAddress } from '../private/checks';
 import { Problems, show } from '../private/validation';
 
@@ -70,8 +71,8 @@ const KNOWN_OPTIONS: Record<string, RegExp | undefined> = {
   nodiratime: undefined,
   noresvport: undefined,
   nocto: undefined,
-  timeo: /^\d{1,5}$/,
-  retrans: /^\d{1,3}$/,
+  timeo: /^[1-9]\d{0,4}$/,
+  retrans: /^[1-9]\d{0,2}$/,
   rsize: /^\d{4,8}$/,
   wsize: /^\d{4,8}$/,
   nconnect: /^([1-9]|1[0-6])$/,
@@ -101,6 +102,15 @@ export class NfsExport {
         : `is not an export squash mode; declare one of ${Object.values(Squash).join(', ')}` +
           ' as the server exports it',
     );
+    if (props.squash !== Squash.ALL_SQUASH) {
+      for (const field of ['anonUid', 'anonGid'] as const) {
+        problems.check(
+          props[field] === undefined,
+          `${prefix}${field}`,
+          'applies to all_squash only; remove it or declare squash all_squash',
+        );
+      }
+    }
     if (props.squash === Squash.ALL_SQUASH) {
       for (const [field, id] of [
         ['anonUid', props.anonUid],
@@ -118,9 +128,18 @@ export class NfsExport {
         ? undefined
         : `is not an NFS version; use one of ${Object.values(NfsVersion).join(', ')}`,
     );
-    (props.mountOptions ?? []).forEach((option, i) =>
-      problems.value(`${prefix}mountOptions[${i}]`, option, mountOption),
-    );
+    (props.mountOptions ?? []).forEach((option, i) => {
+      problems.value(`${prefix}mountOptions[${i}]`, option, mountOption);
+      const key = option.split('=')[0];
+      const earlier = (props.mountOptions ?? []).slice(0, i).some((o) => o.split('=')[0] === key);
+      problems.check(!earlier, `${prefix}mountOptions[${i}]`, `repeats ${key}; give it once`);
+    });
+    if ((props.mountOptions ?? []).includes('proto=tcp6') && isIP(props.server) === 4) {
+      problems.add(
+        `${prefix}mountOptions`,
+        '"proto=tcp6" needs an IPv6 server, and server is an IPv4 address; use proto=tcp',
+      );
+    }
     if (props.allowNoLock && (props.version ?? NfsVersion.V4_1) !== NfsVersion.V3) {
       problems.add(`${prefix}allowNoLock`, 'applies to NFS v3 only; NFS v4 has locking built in');
     }

@@ -339,10 +339,10 @@ const PATTERN_FIELD = /\$\{\.PVC\.(name|namespace|(labels|annotations)\.[A-Za-z0
 
 const pathPattern: Check<string> = (pattern) => {
   const literal = pattern.replace(PATTERN_FIELD, 'x');
-  if (literal === pattern) {
+  if (!pattern.includes('${.PVC.name}')) {
     return (
-      'names no claim field, so every claim would share one directory;' +
-      ' use e.g. "${.PVC.namespace}-${.PVC.name}"'
+      'does not name the claim (${.PVC.name}), so claims would share a directory and delete' +
+      ' each other\'s data; use e.g. "${.PVC.namespace}-${.PVC.name}"'
     );
   }
   if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(literal) || literal.split('/').includes('..')) {

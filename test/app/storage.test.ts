@@ -92,13 +92,13 @@ describe('the shared NFS storage', () => {
   test('refuses a static volume the registry claim would not bind to', () => {
     expect(() =>
       synthApp({ nfs: { type: 'static', storageClassName: 'other', export: externalExport } }),
-    ).toThrow(/registryStorage\.storageClassName: "nfs-csi" is not the static volume's class/);
+    ).toThrow(/registryStorage\.storageClassName: "nfs-csi" is not the class nfs provides/);
   });
 
   test('runs a demo NFS server in the cluster on request', () => {
     const { objects } = synthApp({
       nfs: {
-        export: undefined,
+        export: null,
         inClusterServer: {
           clusterIP: '10.96.200.10',
           storage: { storageClassName: 'standard', size: '20Gi' },
@@ -133,6 +133,58 @@ describe('the shared NFS storage', () => {
     );
     expect(() => synthApp({ nfs: { export: { mountOptions: ['soft'] } } })).toThrow(
       /nfs\.export\.mountOptions\[0\]: "soft" is refused/,
+    );
+  });
+
+  test('refuses a renamed class the registry does not use', () => {
+    expect(() => synthApp({ nfs: { storageClassName: 'harbor-nfs' } })).toThrow(
+      /registryStorage\.storageClassName: "nfs-csi" is not the class nfs provides, "harbor-nfs"/,
+    );
+  });
+
+  test('keeps the driver out of the Harbor namespace, and reuses kube-system as it is', () => {
+    expect(() => synthApp({ nfs: { namespace: 'harbor' } })).toThrow(
+      /nfs\.namespace: "harbor" is Harbor's namespace too/,
+    );
+
+    const { objects } = synthApp({ nfs: { namespace: 'kube-system' } });
+
+    expect(ofKind(objects, 'Namespace').map((n) => n.metadata.name)).toEqual(['harbor']);
+    expect(ofKind(objects, 'DaemonSet')[0].metadata.namespace).toBe('kube-system');
+  });
+
+  test('runs a demo server only on a class other than the one it serves', () => {
+    const server = {
+      clusterIP: '10.96.200.10',
+      storage: { storageClassName: 'nfs-csi', size: '1Gi' },
+    };
+
+    expect(() => synthApp({ nfs: { export: null, inClusterServer: server } })).toThrow(
+      /nfs\.inClusterServer\.storage\.storageClassName: "nfs-csi" is the class this server provides/,
+    );
+  });
+
+  test('leaves ownership to the export on in-tree NFS volumes, which ignore fsGroup', () => {
+    const { objects } = synthApp({
+      nfs: { type: 'static', export: { ...externalExport, squash: 'no_root_squash' } },
+    });
+
+    const registry = find(objects, 'Deployment', 'harbor-registry');
+    expect(registry.spec.template.spec.securityContext.fsGroup).toBeUndefined();
+  });
+
+  test('refuses export settings that cannot mount or do nothing', () => {
+    const bad = (exportOverride: Record<string, unknown>, message: RegExp) =>
+      expect(() => synthApp({ nfs: { export: exportOverride } })).toThrow(message);
+
+    bad({ mountOptions: ['timeo=0'] }, /mountOptions\[0\]: "timeo=0"/);
+    bad({ mountOptions: ['timeo=600', 'timeo=10'] }, /mountOptions\[1\]: repeats timeo/);
+    bad({ server: '10.0.0.5', mountOptions: ['proto=tcp6'] }, /"proto=tcp6" needs an IPv6 server/);
+    bad({ server: '0.0.0.0' }, /nfs\.export\.server: "0\.0\.0\.0" is not an address/);
+    bad({ anonUid: 10000 }, /nfs\.export\.anonUid: applies to all_squash only/);
+    bad({ version: 4.1 }, /nfs\.export\.version: 4\.1 is not allowed.*write it in quotes/);
+    expect(() => synthApp({ nfs: { mountPermissions: '0700' } })).toThrow(
+      /nfs\.mountPermissions: "0700" leaves others without write/,
     );
   });
 

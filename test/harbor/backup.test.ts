@@ -1,11 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Chart, Testing } from 'cdk8s';
-import {
-  DatabaseBackupOptions,
-  HarborDatabaseBackup,
-  cronSchedule,
-} from '../../lib/harbor/backup';
+import { DatabaseBackupOptions, HarborDatabaseBackup, cronSchedule } from '../../lib/harbor/backup';
 import { DatabaseConnection } from '../../lib/harbor/common';
 import { DatabaseSslMode } from '../../lib/harbor/database';
 import { HarborImages } from '../../lib/harbor/images';
@@ -86,7 +82,11 @@ describe('HarborDatabaseBackup', () => {
   });
 
   test('takes a schedule, time zone and retention', () => {
-    const { objects } = build({ schedule: '0  */6 * *  MON-FRI', timeZone: 'Europe/Berlin', retain: 30 });
+    const { objects } = build({
+      schedule: '0  */6 * *  MON-FRI',
+      timeZone: 'Europe/Berlin',
+      retain: 30,
+    });
 
     const cronJob = cronJobOf(objects);
 
@@ -242,9 +242,7 @@ describe('HarborDatabaseBackup', () => {
   test('restores the newest dump by name latest, and names what to stop', () => {
     const { backup } = build();
 
-    expect(backup.restoreJob('latest').spec.template.spec.containers[0].command[2]).toBe(
-      'latest',
-    );
+    expect(backup.restoreJob('latest').spec.template.spec.containers[0].command[2]).toBe('latest');
     expect(backup.writers).toEqual(['harbor-core', 'harbor-jobservice', 'harbor-registry']);
   });
 
@@ -315,9 +313,7 @@ describe('HarborDatabaseBackup', () => {
   });
 
   test('throws when a verified connection has no CA bundle', () => {
-    const message = errorOf(() =>
-      build({}, { ...internal, sslMode: DatabaseSslMode.VERIFY_CA }),
-    );
+    const message = errorOf(() => build({}, { ...internal, sslMode: DatabaseSslMode.VERIFY_CA }));
 
     expect(message).toContain('caBundle: is not set, but connection.sslMode "verify-ca"');
   });

@@ -33,7 +33,7 @@ describe('value checks', () => {
   test('hosts are DNS names, with advice for URLs, ports and addresses', () => {
     ok(checks.dnsName, 'harbor.example.test', 'a');
     expect(checks.dnsName('https://harbor.example.test')).toMatch(/is a URL/);
-    expect(checks.dnsName('harbor.example.test:8443')).toMatch(/includes a port; .* set port/);
+    expect(checks.dnsName('harbor.example.test:8443')).toMatch(/includes a port; give the host/);
     expect(checks.dnsName('192.0.2.1')).toMatch(/is an IP address/);
     bad(checks.dnsName, 'Harbor.example.test', 'harbor.', '*.example.test', 'a_b');
   });

@@ -197,10 +197,12 @@ describe('NfsSubdirProvisioner', () => {
     expect(construct({ pathPattern: '${.PVC.namespace}/${.PVC.name}' })).not.toThrow();
   });
 
-  test('throws when a path pattern names no claim field or leaves the share', () => {
+  test('throws when a path pattern does not name the claim or leaves the share', () => {
     expect(construct({ pathPattern: 'shared' })).toThrow(
-      /pathPattern: "shared" names no claim field/,
+      /pathPattern: "shared" does not name the claim/,
     );
+    // a namespace alone would put every claim of it in one directory
+    expect(construct({ pathPattern: '${.PVC.namespace}' })).toThrow(/does not name the claim/);
     expect(construct({ pathPattern: '../${.PVC.name}' })).toThrow(
       /pathPattern: "\.\.\/\$\{\.PVC\.name\}" is not a relative path/,
     );

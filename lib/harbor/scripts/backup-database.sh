@@ -9,9 +9,9 @@
 #   READY_TIMEOUT_SECONDS  how long to wait for the server to accept connections (default 300)
 #
 # A dump is named <database>-<UTC time, YYYYMMDDTHHMMSSZ>.dump. It is written under a hidden
-# temporary name, read back with pg_restore --list, and only then renamed, so an interrupted
-# run never leaves a file that looks like a dump. Retention only ever removes files of exactly
-# that name pattern: dumps copied there under other names are left alone.
+# temporary name, read back to its end with pg_restore, and only then renamed, so that an
+# interrupted or cut-off run never leaves a file that looks like a dump. Retention only removes
+# files of exactly that name pattern: dumps copied there under other names are left alone.
 set -eu
 
 BACKUP_DIR="${BACKUP_DIR:-/backup}"
@@ -81,6 +81,8 @@ pg_dump --format=custom --no-password --lock-wait-timeout=300s --file="$partial"
 listing=$(pg_restore --list "$partial") || fail "pg_restore cannot read back $name"
 entries=$(printf '%s\n' "$listing" | grep -c -v -e '^;' -e '^$' || true)
 [ "$entries" -gt 0 ] || fail "$name holds no objects according to pg_restore --list"
+# the table of contents is at the start of the file: only reading every entry finds a cut end
+pg_restore --file=/dev/null "$partial" || fail "pg_restore cannot read back $name to its end"
 mv -- "$partial" "$BACKUP_DIR/$name"
 trap - EXIT
 log "wrote $name: $(wc -c <"$BACKUP_DIR/$name" | tr -d ' ') bytes, $entries archive entries"

@@ -40,9 +40,9 @@ is_count() {
 list_dumps() {
   printf '%s\n' "dumps in $BACKUP_DIR:" >&2
   found=''
-  for dump in "$BACKUP_DIR"/*.dump; do
-    [ -e "$dump" ] || continue
-    printf '  %s\n' "$(basename "$dump")" >&2
+  for entry in "$BACKUP_DIR"/*.dump; do
+    [ -e "$entry" ] || continue
+    printf '  %s\n' "$(basename "$entry")" >&2
     found=yes
   done
   [ -n "$found" ] || printf '  (none)\n' >&2
@@ -58,8 +58,8 @@ is_count "$QUIET_TIMEOUT_SECONDS" ||
 case "$1" in
   latest)
     newest=''
-    for dump in "$BACKUP_DIR/$PGDATABASE"-[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z.dump; do
-      [ -e "$dump" ] && newest="$dump"
+    for entry in "$BACKUP_DIR/$PGDATABASE"-[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z.dump; do
+      [ -e "$entry" ] && newest="$entry"
     done
     [ -n "$newest" ] || {
       list_dumps
@@ -109,5 +109,6 @@ done
 
 log "restoring $(basename "$dump") into database $PGDATABASE on $server"
 pg_restore --clean --if-exists --no-owner --exit-on-error --single-transaction \
-  --no-password --dbname="$PGDATABASE" "$dump"
+  --no-password --dbname="$PGDATABASE" "$dump" ||
+  fail "pg_restore failed; its transaction was rolled back and $PGDATABASE is unchanged"
 log "restored $(basename "$dump") into $PGDATABASE"
