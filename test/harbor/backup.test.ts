@@ -1,3 +1,4 @@
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { Chart, Testing } from 'cdk8s';
@@ -186,6 +187,17 @@ describe('HarborDatabaseBackup', () => {
     for (const script of ['backup-database.sh', 'restore-database.sh']) {
       expect(configMap.data[script]).toBe(fs.readFileSync(path.join(SCRIPTS, script), 'utf8'));
     }
+  });
+
+  test('ships scripts that pass shellcheck as POSIX sh', () => {
+    const scripts = ['backup-database.sh', 'restore-database.sh'].map((s) => path.join(SCRIPTS, s));
+
+    // shellcheck exits non-zero and prints each finding when a script has one
+    expect(() =>
+      execFileSync('shellcheck', ['--severity=style', '--shell=sh', ...scripts], {
+        encoding: 'utf-8',
+      }),
+    ).not.toThrow();
   });
 
   test('mounts a CA bundle for an external server that is verified', () => {
