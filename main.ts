@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { parseArgs } from 'util';
+import { stringify } from 'yaml';
 import { loadConfig } from './lib/app/config';
 import { writeOutput } from './lib/app/output';
 import { buildStack } from './lib/app/stack';
@@ -11,6 +12,8 @@ const USAGE = `usage: npm run synth -- [--config FILE] [--out DIR]
 
   --config, -c FILE  YAML file laid over the built-in non-production profile
                      (default: $HARBOR_CONFIG, else the built-in profile alone)
+  --restore-job DUMP print, instead of writing files, the Job that restores Harbor's database
+                     from a dump of the backup (a file name from its log, or latest)
   --out, -o DIR      where the YAML goes (default: $CDK8S_OUTDIR, else dist); it must be
                      missing, empty, or hold only the *.k8s.yaml and images.txt files of an
                      earlier synth`;
@@ -58,11 +61,29 @@ function publish(staging: string, outdir: string): string[] {
   return files;
 }
 
+/** Prints the one-off restore Job for the configuration's backup, without writing anything. */
+function printRestoreJob(dump: string, configFile?: string, source?: string): void {
+  const config = loadConfig(configFile, source);
+  const staging = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk8s-harbor-'));
+  try {
+    const backup = buildStack(config, staging, source ?? 'the built-in profile').harbor.backup;
+    if (!backup) {
+      throw new ConfigurationError('restore', [
+        'backup: is not enabled; there is nothing to restore',
+      ]);
+    }
+    process.stdout.write(stringify(backup.restoreJob(dump)));
+  } finally {
+    fs.rmSync(staging, { recursive: true, force: true });
+  }
+}
+
 function main(): void {
   const { values } = parseArgs({
     options: {
       config: { type: 'string', short: 'c' },
       out: { type: 'string', short: 'o' },
+      'restore-job': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -75,6 +96,10 @@ function main(): void {
   const fromEnv = values.config === undefined && !!process.env.HARBOR_CONFIG;
   const configFile = values.config ?? (process.env.HARBOR_CONFIG || undefined);
   const source = fromEnv ? `${configFile} (from HARBOR_CONFIG)` : configFile;
+  if (values['restore-job'] !== undefined) {
+    printRestoreJob(values['restore-job'], configFile, source);
+    return;
+  }
   const given = values.out ?? (process.env.CDK8S_OUTDIR || 'dist');
   if (given === '') throw new ConfigurationError('output', ['--out: is empty; name a directory']);
   const outdir = path.resolve(given);

@@ -1,4 +1,5 @@
 export * from './delivery/argocd';
+export * from './harbor/backup';
 export * from './harbor/common';
 export * from './harbor/core';
 export * from './harbor/database';

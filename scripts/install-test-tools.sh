@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs the Debian packages whose programs the tests run against our generated files.
+# Installs the Debian packages whose programs the tests run against our generated files:
+# htpasswd, openssl, nginx, the distribution registry, redis, skopeo, shellcheck, PostgreSQL.
 # Needs root (or sudo) and a Debian or Ubuntu machine; installs nothing that is present already.
 set -euo pipefail
 
-packages=(apache2-utils openssl nginx-light docker-registry redis-server skopeo shellcheck)
+packages=(apache2-utils openssl nginx-light docker-registry redis-server skopeo shellcheck postgresql)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' \

@@ -149,6 +149,16 @@ describe('the synth command', () => {
     expect(tree(path.join(work, 'two'))).toEqual(tree(path.join(work, 'one')));
   });
 
+  test('prints the restore Job without writing anything', () => {
+    const result = run(['--restore-job', 'latest', '--out', path.join(work, 'dist')]);
+
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/^kind: Job$/m);
+    expect(result.stdout).toMatch(/restore-database\.sh\n\s+- latest/);
+    expect(fs.existsSync(path.join(work, 'dist'))).toBe(false);
+    expect(run(['--restore-job', '../etc/passwd']).status).toBe(1);
+  });
+
   test('refuses an unknown flag', () => {
     const result = run(['--frobnicate']);
 

@@ -105,24 +105,27 @@ const redis = z.discriminatedUnion('type', [
   }),
 ]);
 
-const trivy = z.strictObject({
-  enabled: z.boolean(),
-  storage,
-  allowNfs: z.boolean().optional(),
-  ignoreUnfixed: z.boolean().optional(),
-  severities: z
-    .array(z.enum(['UNKNOWN', 'LOW', 'MEDIUM', 'HIGH', 'CRITICAL']))
-    .min(1)
-    .optional(),
-  resources: resources.optional(),
-  airGapped: z.boolean().optional(),
-  dbRepository: z.array(z.string()).optional(),
-  javaDbRepository: z.array(z.string()).optional(),
-  dbPreloaded: z.boolean().optional(),
-  skipUpdate: z.boolean().optional(),
-  skipJavaDbUpdate: z.boolean().optional(),
-  offlineScan: z.boolean().optional(),
-});
+const trivy = z.discriminatedUnion('enabled', [
+  z.strictObject({
+    enabled: z.literal(true),
+    storage,
+    allowNfs: z.boolean().optional(),
+    ignoreUnfixed: z.boolean().optional(),
+    severities: z
+      .array(z.enum(['UNKNOWN', 'LOW', 'MEDIUM', 'HIGH', 'CRITICAL']))
+      .min(1)
+      .optional(),
+    resources: resources.optional(),
+    airGapped: z.boolean().optional(),
+    dbRepository: z.array(z.string()).optional(),
+    javaDbRepository: z.array(z.string()).optional(),
+    dbPreloaded: z.boolean().optional(),
+    skipUpdate: z.boolean().optional(),
+    skipJavaDbUpdate: z.boolean().optional(),
+    offlineScan: z.boolean().optional(),
+  }),
+  z.strictObject({ enabled: z.literal(false) }),
+]);
 
 const uid = (n: number) =>
   Number.isInteger(n) && n >= 0 && n <= 2 ** 31 - 1 ? undefined : 'is not a uid or gid';
@@ -178,6 +181,19 @@ const nfs = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('none') }),
 ]);
 
+/** A scheduled dump of Harbor's database. */
+const backup = z.discriminatedUnion('enabled', [
+  z.strictObject({
+    enabled: z.literal(true),
+    storage,
+    schedule: z.string().optional(),
+    retain: z.number().optional(),
+    timeZone: z.string().optional(),
+    resources: resources.optional(),
+  }),
+  z.strictObject({ enabled: z.literal(false) }),
+]);
+
 /** Where Argo CD reads the synthesized files; without it, `dist/` is for kubectl. */
 const argocd = z.strictObject({
   repoURL: z.string(),
@@ -207,6 +223,7 @@ export const configSchema = z.strictObject({
   nfs,
   nfsStorageClasses: z.array(name),
   argocd: argocd.optional(),
+  backup,
   database,
   redis,
   trivy,
@@ -239,12 +256,14 @@ function isObject(value: unknown): value is Record<string, Json> {
 
 /**
  * Lays an override over a base. Objects merge key by key; arrays and scalars replace; null
- * removes; an object whose `type` differs from the base's replaces it whole, because its other
- * keys belong to the other type.
+ * removes; an object whose `type` (or `enabled`) differs from the base's replaces it whole,
+ * because its other keys belong to the other form.
  */
 export function overlay(base: Json, override: Json): Json {
   if (!isObject(base) || !isObject(override)) return override;
-  if ('type' in override && base.type !== override.type) return override;
+  for (const switchKey of ['type', 'enabled']) {
+    if (switchKey in override && base[switchKey] !== override[switchKey]) return override;
+  }
   const result: Record<string, Json> = { ...base };
   for (const [key, value] of Object.entries(override)) {
     // null removes a setting of the base, such as the profile's export for a demo server

@@ -23,6 +23,12 @@ export const DEFAULT_CONFIG = {
   database: { type: 'internal', storage: { storageClassName: 'standard', size: '5Gi' } },
   redis: { type: 'internal', storage: { storageClassName: 'standard', size: '1Gi' } },
   trivy: { enabled: true, storage: { storageClassName: 'standard', size: '5Gi' } },
+  backup: {
+    enabled: true,
+    storage: { storageClassName: 'nfs-csi', size: '20Gi', accessMode: 'ReadWriteMany' },
+    schedule: '30 2 * * *',
+    retain: 14,
+  },
   replicas: {},
   existingSecrets: {},
 } as const;

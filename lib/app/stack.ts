@@ -300,6 +300,9 @@ function harborProps(config: HarborConfig, storage?: SharedStorage, ca?: CaRefs)
     ingressClassName: config.ingressClassName,
     logLevel: config.logLevel as LogLevel,
     ipv6: config.ipv6,
+    backup: config.backup.enabled
+      ? { ...config.backup, storage: withMode(config.backup.storage) }
+      : undefined,
   };
 }
 

@@ -81,8 +81,9 @@ const POSTGRES_UID = 999;
 const DATA = '/var/lib/postgresql/data';
 
 /**
- * Harbor's own PostgreSQL 15 (the `harbor-db` image, which upgrades a PostgreSQL 14 data
- * directory in place at start). One replica: it has no replication.
+ * Harbor's own PostgreSQL (the `harbor-db` image: PostgreSQL 18 in Harbor 2.15.2, which
+ * upgrades a PostgreSQL 15 data directory in place at its first start and then deletes the old
+ * one, so back up before upgrading Harbor). One replica: it has no replication.
  */
 export class InternalDatabase extends Construct {
   public readonly statefulSet: kplus.StatefulSet;
@@ -145,7 +146,7 @@ export class InternalDatabase extends Construct {
             { volume: data, path: DATA },
             { volume: shm, path: '/dev/shm' },
           ],
-          // an in-place upgrade from PostgreSQL 14 can take long on a large database
+          // an in-place upgrade of the previous PostgreSQL can take long on a large database
           startup: commandProbe(['/docker-healthcheck.sh'], { period: 10, failureThreshold: 360 }),
           liveness: commandProbe(['/docker-healthcheck.sh'], { period: 10, failureThreshold: 6 }),
           readiness: commandProbe(['/docker-healthcheck.sh'], { period: 10 }),

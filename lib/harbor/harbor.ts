@@ -8,6 +8,7 @@ import {
   RedisConnection,
   SecretKeyRef,
 } from './common';
+import { DatabaseBackupOptions, HarborDatabaseBackup, checkDatabaseBackup } from './backup';
 import { HarborCore } from './core';
 import { HarborDatabase, InternalDatabase, externalConnection } from './database';
 import { HarborImages, HarborImagesProps, checkImages } from './images';
@@ -108,6 +109,13 @@ export interface HarborProps {
   readonly logLevel?: LogLevel;
 
   /**
+   * A scheduled dump of Harbor's database (internal or external) to a claim, usually on the
+   * NFS class, with retention.
+   * @default - no backup
+   */
+  readonly backup?: DatabaseBackupOptions;
+
+  /**
    * Let the portal listen on IPv6 too. Leave it off where nodes have IPv6 disabled.
    * @default false
    */
@@ -134,6 +142,7 @@ export class Harbor extends Construct {
   public readonly database?: InternalDatabase;
   public readonly redis?: InternalRedis;
   public readonly ingress: HarborIngress;
+  public readonly backup?: HarborDatabaseBackup;
 
   /**
    * Every problem of the props, without building anything: malformed values, settings that
@@ -232,6 +241,16 @@ export class Harbor extends Construct {
     });
     if (props.trivy) {
       this.trivy = new HarborTrivy(this, 'Trivy', { ...common, ...props.trivy });
+    }
+
+    if (props.backup) {
+      this.backup = new HarborDatabaseBackup(this, 'Backup', {
+        ...props.backup,
+        instance: this.instance,
+        images: this.images,
+        connection: database,
+        caBundle: props.backup.caBundle ?? props.caBundle,
+      });
     }
 
     // two instances of one name in one namespace would overwrite each other's objects
@@ -382,6 +401,8 @@ function validate(props: HarborProps, problems: Problems): void {
       'the scanner cache needs no sharing',
     );
   }
+
+  if (props.backup) checkDatabaseBackup(problems, 'backup', props.backup);
 
   const existing = props.existingSecrets ?? {};
   for (const key of SECRET_REFS) checkRef(problems, `existingSecrets.${key}`, existing[key]);

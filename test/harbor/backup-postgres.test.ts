@@ -431,6 +431,10 @@ describe('database backup against PostgreSQL', () => {
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain('registry-19990101T000000Z.dump does not exist');
     expect(result.stderr).toContain(newest);
+    const empty = makeDir(path.join(workDir, 'empty'), user);
+    const none = await runRestore('latest', { BACKUP_DIR: empty });
+    expect(none.code).not.toBe(0);
+    expect(none.stderr).toContain(`no dump of registry in ${empty}`);
     expect(await state()).toEqual(original);
   });
 

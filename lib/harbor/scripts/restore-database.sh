@@ -59,7 +59,7 @@ case "$1" in
   latest)
     newest=''
     for entry in "$BACKUP_DIR/$PGDATABASE"-[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z.dump; do
-      [ -e "$entry" ] && newest="$entry"
+      if [ -e "$entry" ]; then newest="$entry"; fi
     done
     [ -n "$newest" ] || {
       list_dumps
