@@ -260,6 +260,9 @@ function harborProps(config: HarborConfig, storage?: SharedStorage, ca?: CaRefs)
       tls = HarborTls.fromSecret(config.tls.secretName);
       break;
   }
+  // a squashed root cannot chgrp, so on such an export the kubelet must not try
+  const fsGroupOn = (volume: { storageClassName: string }) =>
+    storage?.storageClassName !== volume.storageClassName || storage.fsGroup;
   const withMode = <T extends { accessMode?: string }>(storage: T) => ({
     ...storage,
     accessMode: storage.accessMode as AccessMode | undefined,
@@ -273,8 +276,7 @@ function harborProps(config: HarborConfig, storage?: SharedStorage, ca?: CaRefs)
     images: config.images,
     registryStorage: {
       ...withMode(config.registryStorage),
-      fsGroup:
-        storage?.storageClassName !== config.registryStorage.storageClassName || storage.fsGroup,
+      fsGroup: fsGroupOn(config.registryStorage),
     },
     nfsStorageClasses: [
       ...(storage ? [storage.storageClassName] : []),
@@ -301,7 +303,13 @@ function harborProps(config: HarborConfig, storage?: SharedStorage, ca?: CaRefs)
     logLevel: config.logLevel as LogLevel,
     ipv6: config.ipv6,
     backup: config.backup.enabled
-      ? { ...config.backup, storage: withMode(config.backup.storage) }
+      ? {
+          ...config.backup,
+          storage: {
+            ...withMode(config.backup.storage),
+            fsGroup: fsGroupOn(config.backup.storage),
+          },
+        }
       : undefined,
   };
 }

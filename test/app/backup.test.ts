@@ -45,6 +45,17 @@ describe('the database backup', () => {
     );
   });
 
+  test('asks no chgrp of a squashed root, like the registry (field failure #41)', () => {
+    const podOf = (objects: any[]) =>
+      find(objects, 'CronJob', 'harbor-database-backup').spec.jobTemplate.spec.template.spec;
+
+    expect(podOf(synthApp().objects).securityContext.fsGroup).toBeUndefined();
+    expect(
+      podOf(synthApp({ nfs: { export: { squash: 'no_root_squash' } } }).objects).securityContext
+        .fsGroup,
+    ).toBe(999);
+  });
+
   test('can be turned off', () => {
     expect(ofKind(synthApp({ backup: { enabled: false } }).objects, 'CronJob')).toEqual([]);
   });
