@@ -187,9 +187,12 @@ function exportProps(
  * Argo CD Applications for the charts, in waves: storage, then the namespace and issuers, then
  * Harbor, whose own issuers and certificates sync in an earlier wave than its workloads.
  */
+const SYNC_WAVE = 'argocd.argoproj.io/sync-wave';
+
 function deliverWithArgoCd(
   app: App,
   config: HarborConfig,
+  namespaceChart: Chart,
   harborChart: Chart,
   storage: SharedStorage | undefined,
   hasPki: boolean,
@@ -219,9 +222,12 @@ function deliverWithArgoCd(
       : []),
     { name: config.instance, files: harborFiles, namespace: config.namespace, wave: 2 },
   ];
-  for (const object of harborChart.node.findAll()) {
-    if (object instanceof ApiObject && ['Issuer', 'Certificate'].includes(object.kind)) {
-      object.metadata.addAnnotation('argocd.argoproj.io/sync-wave', '-1');
+  for (const object of [...harborChart.node.findAll(), ...namespaceChart.node.findAll()]) {
+    if (!(object instanceof ApiObject)) continue;
+    // the namespace first, wherever its file is synced; then issuers and certificates
+    if (object.kind === 'Namespace') object.metadata.addAnnotation(SYNC_WAVE, '-2');
+    if (['Issuer', 'Certificate'].includes(object.kind)) {
+      object.metadata.addAnnotation(SYNC_WAVE, '-1');
     }
   }
 
@@ -369,7 +375,7 @@ export function buildStack(config: HarborConfig, outdir: string, source = 'confi
   const chart = new Chart(app, 'harbor', { namespace, disableResourceNameHashes: true });
   chart.addDependency(before);
   const harbor = new Harbor(chart, 'Harbor', harborProps(config, storage, ca));
-  if (config.argocd) deliverWithArgoCd(app, config, chart, storage, ca !== undefined);
+  if (config.argocd) deliverWithArgoCd(app, config, base, chart, storage, ca !== undefined);
 
   return { app, harbor, ca };
 }

@@ -71,6 +71,12 @@ export interface HarborProps {
    */
   readonly caBundle?: SecretKeyRef;
 
+  /**
+   * A Secret key with the CA certificate the portal offers as the registry certificate.
+   * @default - `caBundle` when the certificate comes from an issuer; none for a provided one
+   */
+  readonly caDownload?: SecretKeyRef;
+
   /** @default - Harbor HARBOR_VERSION from docker.io */
   readonly images?: HarborImagesProps;
 
@@ -223,7 +229,8 @@ export class Harbor extends Construct {
     this.core = new HarborCore(this, 'Core', {
       ...common,
       replicas: replicas.core,
-      caDownload: props.caBundle,
+      // the download is the registry's own CA: a private issuer's; a commercial one needs none
+      caDownload: props.caDownload ?? (props.tls.issuer ? props.caBundle : undefined),
     });
     this.portal = new HarborPortal(this, 'Portal', {
       ...common,

@@ -179,7 +179,10 @@ export class HarborSecrets extends Construct {
     const script = readAsset('lib/harbor/scripts/ensure-secrets.py');
     const spec = JSON.stringify({ namespace, labels: secretLabels, secrets });
     // the Job's spec is immutable: a new name for new content lets `kubectl apply` replace it
-    const digest = createHash('sha256').update(script).update(spec).digest('hex').slice(0, 8);
+    const digest = createHash('sha256')
+      .update(JSON.stringify({ script, spec, image: props.images.prepare, labels }))
+      .digest('hex')
+      .slice(0, 8);
     const name = `${props.instance}-secrets`;
 
     const account = new kplus.ServiceAccount(this, 'ServiceAccount', {

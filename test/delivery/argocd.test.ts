@@ -70,6 +70,21 @@ describe('Argo CD delivery', () => {
     }
   });
 
+  test('creates the namespace before what goes into it, without issuers of its own', () => {
+    const other = synthFiles({ tls: { type: 'secret', secretName: 'tls' } });
+    try {
+      const objects = loadYamlDir(other.dir);
+      const wave = (o: any) =>
+        Number(o.metadata.annotations?.['argocd.argoproj.io/sync-wave'] ?? 0);
+      const namespace = objects.find((o) => o.kind === 'Namespace' && o.metadata.name === 'harbor');
+      const issuer = objects.find((o) => o.kind === 'Issuer');
+
+      expect(wave(namespace)).toBeLessThan(wave(issuer));
+    } finally {
+      fs.rmSync(other.dir, { recursive: true, force: true });
+    }
+  });
+
   test('orders the areas storage, issuers, Harbor', () => {
     const waves = Object.fromEntries(
       apps

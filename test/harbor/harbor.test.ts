@@ -197,6 +197,21 @@ describe('Harbor', () => {
     expect(found?.volume.secret.items).toEqual([{ key: 'ca.crt', path: 'ca.crt' }]);
   });
 
+  test('trusts a given CA bundle but offers no download for a commercial certificate', () => {
+    const { objects } = synthApp({
+      tls: { type: 'secret', secretName: 'commercial' },
+      caBundle: { name: 'corporate-ca', key: 'ca.crt' },
+    });
+
+    const core = find(objects, 'Deployment', 'harbor-core');
+    const container = containerOf(core, 'core');
+
+    expect(
+      mountAt(core, container, '/harbor_cust_cert/custom-ca.crt')?.volume.secret.secretName,
+    ).toBe('corporate-ca');
+    expect(mountAt(core, container, '/etc/core/ca')).toBeUndefined();
+  });
+
   test('mounts no CA bundle when a commercial certificate is used without one', () => {
     const { objects } = synthApp({ tls: { type: 'secret', secretName: 'harbor-commercial-tls' } });
 

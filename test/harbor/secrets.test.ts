@@ -107,6 +107,13 @@ describe('HarborSecrets', () => {
     expect(Object.keys(spec.labels)).not.toContain('app.kubernetes.io/instance');
   });
 
+  test('renames the Job on an upgrade, whose new image could not be applied to the old', () => {
+    const jobName = (version: string) =>
+      ofKind(synthApp({ images: { version } }).objects, 'Job')[0].metadata.name;
+
+    expect(jobName('v2.15.3')).not.toBe(jobName('v2.15.2'));
+  });
+
   test('names the Job after its content, so a changed Job is a new object', () => {
     const first = ofKind(synthApp().objects, 'Job')[0].metadata.name;
     const same = ofKind(synthApp().objects, 'Job')[0].metadata.name;
