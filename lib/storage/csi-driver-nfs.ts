@@ -457,6 +457,10 @@ const PROVISIONER_RULES: k8s.PolicyRule[] = [
   },
   { apiGroups: ['storage.k8s.io'], resources: ['storageclasses'], verbs: ['get', 'list', 'watch'] },
   { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+  // read only, and granted as upstream does: the provisioner reads nodes and CSINodes for
+  // topology, which nfsplugin does not report, but a claim must never wait on a missing right
+  { apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch'] },
+  { apiGroups: ['storage.k8s.io'], resources: ['csinodes'], verbs: ['get', 'list', 'watch'] },
 ];
 
 const RESIZER_RULES: k8s.PolicyRule[] = [

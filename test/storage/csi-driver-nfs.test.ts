@@ -142,7 +142,7 @@ describe('CsiDriverNfs', () => {
     expect(rules.flatMap((rule) => rule.resources)).not.toContain('secrets');
   });
 
-  test('grants exactly the verbs the sidecars call', () => {
+  test('grants the verbs the sidecars call, and reads of nodes as upstream does', () => {
     const objects = synth();
 
     expect(find(objects, 'ClusterRole', 'csi-nfs-provisioner').rules).toEqual([
@@ -162,6 +162,8 @@ describe('CsiDriverNfs', () => {
         verbs: ['get', 'list', 'watch'],
       },
       { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+      { apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: ['storage.k8s.io'], resources: ['csinodes'], verbs: ['get', 'list', 'watch'] },
     ]);
     expect(find(objects, 'ClusterRole', 'csi-nfs-resizer').rules).toEqual([
       {
