@@ -1,6 +1,8 @@
 import { createHash } from 'crypto';
+import { ApiObject, JsonPatch } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
+import * as k8s from '../../imports/k8s';
 import { componentLabels, selectorLabels } from './labels';
 import {
   containerSecurity,
@@ -56,7 +58,37 @@ export function componentDeployment(
   });
   selectByLabels(deployment, selectorLabels(c.instance, c.component));
   restrictPod(deployment);
+  if ((props.replicas ?? 1) > 1) spreadReplicas(scope, deployment, c, name);
   return deployment;
+}
+
+/**
+ * Replicas of one component prefer different nodes, and a drain never takes the last one: a
+ * node maintenance then costs no outage.
+ */
+function spreadReplicas(
+  scope: Construct,
+  deployment: kplus.Deployment,
+  c: Component,
+  name: string,
+): void {
+  const selector = { matchLabels: selectorLabels(c.instance, c.component) };
+  ApiObject.of(deployment).addJsonPatch(
+    JsonPatch.add('/spec/template/spec/affinity', {
+      podAntiAffinity: {
+        preferredDuringSchedulingIgnoredDuringExecution: [
+          {
+            weight: 100,
+            podAffinityTerm: { labelSelector: selector, topologyKey: 'kubernetes.io/hostname' },
+          },
+        ],
+      },
+    }),
+  );
+  new k8s.KubePodDisruptionBudget(scope, 'DisruptionBudget', {
+    metadata: { name, labels: labelsOf(c) },
+    spec: { minAvailable: k8s.IntOrString.fromNumber(1), selector },
+  });
 }
 
 type StatefulProps = Omit<

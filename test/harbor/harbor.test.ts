@@ -311,3 +311,26 @@ describe('Harbor', () => {
     for (const variant of variants) expectValidObjects(synthApp(variant).objects);
   });
 });
+
+describe('Harbor with several replicas', () => {
+  test('spreads replicas over nodes and keeps one through a drain', () => {
+    const { objects } = synthApp({ replicas: { core: 2, portal: 2, registry: 2, jobservice: 2 } });
+
+    for (const name of ['harbor-core', 'harbor-portal', 'harbor-registry', 'harbor-jobservice']) {
+      const deployment = find(objects, 'Deployment', name);
+      const budget = find(objects, 'PodDisruptionBudget', name);
+      const term =
+        podSpec(deployment).affinity.podAntiAffinity
+          .preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm;
+
+      expect(budget.spec.minAvailable).toBe(1);
+      expect(budget.spec.selector.matchLabels).toEqual(deployment.spec.selector.matchLabels);
+      expect(term.topologyKey).toBe('kubernetes.io/hostname');
+      expect(term.labelSelector.matchLabels).toEqual(deployment.spec.selector.matchLabels);
+    }
+  });
+
+  test('adds no budget for a single replica, which a drain must be able to move', () => {
+    expect(ofKind(synthApp().objects, 'PodDisruptionBudget')).toEqual([]);
+  });
+});
