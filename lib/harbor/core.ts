@@ -22,7 +22,7 @@ import {
   labelsOf,
   rollOnChange,
 } from '../private/component';
-import { httpProbe } from '../private/workload';
+import { httpProbes } from '../private/workload';
 
 export interface HarborCoreProps extends HarborComponentProps {
   /** @default 1 */
@@ -179,13 +179,12 @@ export class HarborCore extends Construct {
           volumeMounts,
           // /api/v2.0/ping answers without touching the database or Redis, so an outage of either
           // never makes Kubernetes kill core while it waits for them
-          startup: httpProbe('/api/v2.0/ping', CORE_PORT, {
-            initialDelay: 10,
-            period: 10,
-            failureThreshold: 360,
-          }),
-          liveness: httpProbe('/api/v2.0/ping', CORE_PORT, { period: 10, failureThreshold: 2 }),
-          readiness: httpProbe('/api/v2.0/ping', CORE_PORT, { period: 10, failureThreshold: 2 }),
+          ...httpProbes(
+            '/api/v2.0/ping',
+            CORE_PORT,
+            { initialDelay: 10, period: 10, failureThreshold: 360 },
+            2,
+          ),
         }),
       ],
     });

@@ -22,7 +22,7 @@ import {
   labelsOf,
   rollOnChange,
 } from '../private/component';
-import { httpProbe } from '../private/workload';
+import { httpProbes } from '../private/workload';
 
 export interface HarborJobserviceProps extends HarborComponentProps {
   /** @default 1 */
@@ -147,12 +147,7 @@ export class HarborJobservice extends Construct {
             ...caBundleMount(this, props.caBundle),
           ],
           // jobservice exits until core answers; the startup probe leaves it ten minutes for that
-          startup: httpProbe('/api/v1/stats', JOBSERVICE_PORT, {
-            period: 10,
-            failureThreshold: 60,
-          }),
-          liveness: httpProbe('/api/v1/stats', JOBSERVICE_PORT, { period: 10 }),
-          readiness: httpProbe('/api/v1/stats', JOBSERVICE_PORT, { period: 10 }),
+          ...httpProbes('/api/v1/stats', JOBSERVICE_PORT, { period: 10, failureThreshold: 60 }),
         }),
       ],
     });

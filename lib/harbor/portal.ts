@@ -11,7 +11,7 @@ import {
   labelsOf,
   rollOnChange,
 } from '../private/component';
-import { httpProbe } from '../private/workload';
+import { httpProbes } from '../private/workload';
 
 export interface HarborPortalProps extends HarborComponentProps {
   /** @default 1 */
@@ -73,9 +73,7 @@ export class HarborPortal extends Construct {
               readOnly: true,
             },
           ],
-          startup: httpProbe('/', PORTAL_PORT, { period: 5, failureThreshold: 24 }),
-          liveness: httpProbe('/', PORTAL_PORT, { period: 10 }),
-          readiness: httpProbe('/', PORTAL_PORT, { period: 10 }),
+          ...httpProbes('/', PORTAL_PORT, { period: 5, failureThreshold: 24 }),
         }),
       ],
     });

@@ -21,7 +21,7 @@ import {
   labelsOf,
   rollOnChange,
 } from '../private/component';
-import { httpProbe } from '../private/workload';
+import { httpProbes } from '../private/workload';
 
 export interface HarborRegistryProps extends HarborComponentProps {
   /** Where image layers and manifests are stored. */
@@ -129,9 +129,7 @@ export class HarborRegistry extends Construct {
               readOnly: true,
             },
           ],
-          startup: httpProbe('/', REGISTRY_PORT, { period: 5, failureThreshold: 60 }),
-          liveness: httpProbe('/', REGISTRY_PORT, { period: 10 }),
-          readiness: httpProbe('/', REGISTRY_PORT, { period: 10 }),
+          ...httpProbes('/', REGISTRY_PORT, { period: 5, failureThreshold: 60 }),
         }),
         harborContainer(component, {
           name: 'registryctl',
@@ -153,9 +151,7 @@ export class HarborRegistry extends Construct {
               readOnly: true,
             },
           ],
-          startup: httpProbe('/api/health', REGISTRYCTL_PORT, { period: 5, failureThreshold: 60 }),
-          liveness: httpProbe('/api/health', REGISTRYCTL_PORT, { period: 10 }),
-          readiness: httpProbe('/api/health', REGISTRYCTL_PORT, { period: 10 }),
+          ...httpProbes('/api/health', REGISTRYCTL_PORT, { period: 5, failureThreshold: 60 }),
         }),
       ],
     });

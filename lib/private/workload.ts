@@ -86,6 +86,23 @@ export function httpProbe(path: string, port: number, timing: ProbeTiming = {}):
   return kplus.Probe.fromHttpGet(path, { port, ...probeOptions(timing) });
 }
 
+/**
+ * The three probes of one HTTP endpoint: startup gives the process `startupFailures` tries to
+ * come up, then liveness and readiness check it every ten seconds.
+ */
+export function httpProbes(
+  path: string,
+  port: number,
+  startup: ProbeTiming,
+  failureThreshold = 3,
+): { startup: kplus.Probe; liveness: kplus.Probe; readiness: kplus.Probe } {
+  return {
+    startup: httpProbe(path, port, startup),
+    liveness: httpProbe(path, port, { period: 10, failureThreshold }),
+    readiness: httpProbe(path, port, { period: 10, failureThreshold }),
+  };
+}
+
 export function tcpProbe(port: number, timing: ProbeTiming = {}): kplus.Probe {
   return kplus.Probe.fromTcpSocket({ port, ...probeOptions(timing) });
 }
