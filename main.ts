@@ -5,7 +5,7 @@ import { parseArgs } from 'util';
 import { stringify } from 'yaml';
 import { loadConfig } from './lib/app/config';
 import { writeOutput } from './lib/app/output';
-import { buildStack } from './lib/app/stack';
+import { ARGOCD_FOLDER, buildStack } from './lib/app/stack';
 import { ConfigurationError } from './lib/private/validation';
 
 const USAGE = `usage: npm run synth -- [--config FILE] [--out DIR]
@@ -15,8 +15,8 @@ const USAGE = `usage: npm run synth -- [--config FILE] [--out DIR]
   --restore-job DUMP print, instead of writing files, the Job that restores Harbor's database
                      from a dump of the backup (a file name from its log, or latest)
   --out, -o DIR      where the YAML goes (default: $CDK8S_OUTDIR, else dist); it must be
-                     missing, empty, or hold only the *.k8s.yaml and images.txt files of an
-                     earlier synth`;
+                     missing, empty, or hold only the *.k8s.yaml files, images.txt and
+                     argocd/ of an earlier synth`;
 
 /** Files synthesis writes; an output directory may hold nothing else. */
 const GENERATED = /(\.k8s\.yaml|^images\.txt)$/;
@@ -38,11 +38,7 @@ function checkOutput(outdir: string, given: string): void {
     return;
   }
   if (!fs.statSync(outdir).isDirectory()) throw problem('is a file; name a directory');
-  const foreign = fs
-    .readdirSync(outdir, { withFileTypes: true })
-    .filter((entry) => !entry.isFile() || !GENERATED.test(entry.name))
-    .map((entry) => entry.name)
-    .sort();
+  const foreign = foreignEntries(outdir);
   if (foreign.length > 0) {
     const shown = foreign.slice(0, 5).join(', ') + (foreign.length > 5 ? ', ...' : '');
     throw problem(
@@ -52,13 +48,29 @@ function checkOutput(outdir: string, given: string): void {
   }
 }
 
-/** Replaces the generated files of `outdir` with those of `staging`. */
-function publish(staging: string, outdir: string): string[] {
-  if (!fs.existsSync(outdir)) fs.mkdirSync(outdir);
+/** Entries of a directory that synthesis did not write: anything but its files and folder. */
+function foreignEntries(dir: string, nested = false): string[] {
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .flatMap((entry) => {
+      if (entry.isFile() && GENERATED.test(entry.name)) return [];
+      if (!nested && entry.isDirectory() && entry.name === ARGOCD_FOLDER) {
+        return foreignEntries(path.join(dir, entry.name), true).map((e) => `${entry.name}/${e}`);
+      }
+      return [entry.name];
+    })
+    .sort();
+}
+
+/** Replaces the generated files of `outdir` with those of `staging`, folder included. */
+function publish(staging: string, given: string): string[] {
+  if (!fs.existsSync(given)) fs.mkdirSync(given);
+  // a symlinked output folder is written through, into the folder it points at
+  const outdir = fs.realpathSync(given);
+  fs.rmSync(path.join(outdir, ARGOCD_FOLDER), { recursive: true, force: true });
   for (const old of fs.readdirSync(outdir)) fs.unlinkSync(path.join(outdir, old));
-  const files = fs.readdirSync(staging).sort();
-  for (const file of files) fs.copyFileSync(path.join(staging, file), path.join(outdir, file));
-  return files;
+  fs.cpSync(staging, outdir, { recursive: true });
+  return (fs.readdirSync(outdir, { recursive: true }) as string[]).sort();
 }
 
 /** Prints the one-off restore Job for the configuration's backup, without writing anything. */

@@ -5,17 +5,9 @@ import { loadConfig } from '../lib/app/config';
 import { writeOutput } from '../lib/app/output';
 import { buildStack } from '../lib/app/stack';
 import { expectValidObjects, loadYamlDir } from './support/schema';
+import { readTree } from './support/files';
 
 const DIST = path.join(__dirname, '..', 'dist');
-
-function readTree(dir: string): Record<string, string> {
-  return Object.fromEntries(
-    fs
-      .readdirSync(dir)
-      .sort()
-      .map((file) => [file, fs.readFileSync(path.join(dir, file), 'utf-8')]),
-  );
-}
 
 describe('dist/', () => {
   test('equals a fresh synth of the built-in profile (run `npm run synth` after a change)', () => {

@@ -2,18 +2,10 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { readTree } from './support/files';
 
 const ROOT = path.join(__dirname, '..');
 const SHARED = process.env.HARBOR_SHARED_DIR ?? path.join(ROOT, '..', 'shared');
-
-function readTree(dir: string): Record<string, string> {
-  return Object.fromEntries(
-    fs
-      .readdirSync(dir)
-      .sort()
-      .map((file) => [file, fs.readFileSync(path.join(dir, file), 'utf-8')]),
-  );
-}
 
 /** Runs a generator into a temporary folder and compares its output with the committed one. */
 function expectFresh(script: string, envVar: string, committed: string): void {

@@ -2,6 +2,7 @@ import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { readTree } from './support/files';
 
 const ROOT = path.join(__dirname, '..');
 const BUNDLE = path.join(ROOT, 'build', 'test-main.js');
@@ -12,15 +13,6 @@ function run(args: string[], env: Record<string, string> = {}) {
     env: { ...process.env, HARBOR_CONFIG: '', CDK8S_OUTDIR: '', ...env },
     encoding: 'utf-8',
   });
-}
-
-function tree(dir: string): Record<string, string> {
-  return Object.fromEntries(
-    fs
-      .readdirSync(dir)
-      .sort()
-      .map((file) => [file, fs.readFileSync(path.join(dir, file), 'utf-8')]),
-  );
 }
 
 describe('the synth command', () => {
@@ -56,14 +48,16 @@ describe('the synth command', () => {
     const result = run(['--out', out]);
 
     expect(result.status).toBe(0);
-    expect(Object.keys(tree(out))).toEqual([
+    expect(Object.keys(readTree(out))).toEqual([
       '0000-storage.k8s.yaml',
       '0001-namespace.k8s.yaml',
       '0002-pki.k8s.yaml',
       '0003-harbor.k8s.yaml',
+      'argocd/apps.k8s.yaml',
+      'argocd/root.k8s.yaml',
       'images.txt',
     ]);
-    expect(result.stdout).toMatch(/wrote \d+ objects in 4 files/);
+    expect(result.stdout).toMatch(/wrote \d+ objects in 6 files/);
     expect(result.stdout).toMatch(/Harbor v2\.15\.2 at https:\/\/harbor\.example\.test/);
     expect(result.stdout).toMatch(/secrets created in the cluster by Job: .*harbor-secret-key/);
   });
@@ -76,14 +70,14 @@ describe('the synth command', () => {
     const byEnv = run(['--out', path.join(work, 'b')], { HARBOR_CONFIG: config });
 
     expect(byFlag.stdout).toMatch(/https:\/\/flag\.example\.test/);
-    expect(tree(path.join(work, 'b'))).toEqual(tree(path.join(work, 'a')));
+    expect(readTree(path.join(work, 'b'))).toEqual(readTree(path.join(work, 'a')));
     expect(byEnv.status).toBe(0);
   });
 
   test('leaves the output untouched and exits non-zero on a bad config', () => {
     const out = path.join(work, 'dist');
     expect(run(['--out', out]).status).toBe(0);
-    const before = tree(out);
+    const before = readTree(out);
     const config = path.join(work, 'bad.yaml');
     fs.writeFileSync(config, 'host: registry.example.test\nlogLevel: loud\n');
 
@@ -92,7 +86,7 @@ describe('the synth command', () => {
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(/logLevel: "loud" is not allowed/);
     expect(result.stderr).toMatch(/was left as it was/);
-    expect(tree(out)).toEqual(before);
+    expect(readTree(out)).toEqual(before);
     expect(fs.readdirSync(work).sort()).toEqual(['bad.yaml', 'dist']);
   });
 
@@ -133,7 +127,7 @@ describe('the synth command', () => {
     expect(run(['--out', path.join(work, 'dist')]).status).toBe(0);
 
     expect(fs.lstatSync(path.join(work, 'dist')).isSymbolicLink()).toBe(true);
-    expect(fs.readdirSync(real)).toHaveLength(5);
+    expect(Object.keys(readTree(real))).toHaveLength(7);
   });
 
   test('names a config file that came from HARBOR_CONFIG', () => {
@@ -146,7 +140,7 @@ describe('the synth command', () => {
     run(['--out', path.join(work, 'one')]);
     run(['--out', path.join(work, 'two')]);
 
-    expect(tree(path.join(work, 'two'))).toEqual(tree(path.join(work, 'one')));
+    expect(readTree(path.join(work, 'two'))).toEqual(readTree(path.join(work, 'one')));
   });
 
   test('prints the restore Job without writing anything', () => {

@@ -23,7 +23,10 @@ export function imagesOf(manifests: Manifest[]): string[] {
  */
 export function writeOutput(stack: Stack): Manifest[] {
   stack.app.synth();
-  const manifests = stack.app.charts.flatMap((chart) => chart.toJson());
+  stack.argocd?.synth();
+  const manifests = [stack.app, ...(stack.argocd ? [stack.argocd] : [])].flatMap((app) =>
+    app.charts.flatMap((chart) => chart.toJson()),
+  );
   const images = imagesOf(manifests);
   fs.writeFileSync(path.join(stack.app.outdir, 'images.txt'), images.join('\n') + '\n');
   return manifests;

@@ -20,6 +20,12 @@ export const DEFAULT_CONFIG = {
     export: { server: 'nfs.example.test', share: '/exports/harbor', squash: 'root_squash' },
   },
   nfsStorageClasses: [],
+  // placeholders: name your repository, or set argocd to null for kubectl alone
+  argocd: {
+    repoURL: 'https://git.example.test/platform/gitops.git',
+    targetRevision: 'main',
+    path: 'clusters/example/harbor',
+  },
   database: { type: 'internal', storage: { storageClassName: 'standard', size: '5Gi' } },
   redis: { type: 'internal', storage: { storageClassName: 'standard', size: '1Gi' } },
   trivy: { enabled: true, storage: { storageClassName: 'standard', size: '5Gi' } },

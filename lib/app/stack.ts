@@ -1,3 +1,4 @@
+import * as path from 'path';
 import { ApiObject, App, Chart, YamlOutputType } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { HarborConfig } from './config';
@@ -196,7 +197,7 @@ function deliverWithArgoCd(
   harborChart: Chart,
   storage: SharedStorage | undefined,
   hasPki: boolean,
-): void {
+): App {
   const source = config.argocd!;
   const harborFiles = ['*-harbor.k8s.yaml', ...(hasPki ? [] : ['*-namespace.k8s.yaml'])];
   const areas: DeliveryArea[] = [
@@ -231,19 +232,32 @@ function deliverWithArgoCd(
     }
   }
 
-  const apps = new Chart(app, 'argocd-apps', { disableResourceNameHashes: true });
-  apps.addDependency(harborChart);
+  // a folder of their own: kubectl -f and the areas' directory sources do not descend into it
+  const argoApp = new App({
+    outdir: path.join(app.outdir, ARGOCD_FOLDER),
+    yamlOutputType: YamlOutputType.FILE_PER_CHART,
+  });
+  const apps = new Chart(argoApp, 'apps', { disableResourceNameHashes: true });
   new ArgoCdApplications(apps, 'Applications', { ...source, areas });
-  const root = new Chart(app, 'argocd-root', { disableResourceNameHashes: true });
-  root.addDependency(apps);
-  new ArgoCdRootApplication(root, 'Root', { ...source, name: `${config.instance}-apps` });
+  const root = new Chart(argoApp, 'root', { disableResourceNameHashes: true });
+  new ArgoCdRootApplication(root, 'Root', {
+    ...source,
+    path: `${source.path}/${ARGOCD_FOLDER}`,
+    name: `${config.instance}-apps`,
+  });
+  return argoApp;
 }
+
+/** The sub-folder of the output that holds the Argo CD Applications. */
+export const ARGOCD_FOLDER = 'argocd';
 
 /** What the app built, for its summary and for tests. */
 export interface Stack {
   readonly app: App;
   readonly harbor: Harbor;
   readonly ca?: SelfSignedCa;
+  /** The Argo CD Applications, written to their own sub-folder. */
+  readonly argocd?: App;
 }
 
 /** The props of the Harbor construct that a configuration describes. */
@@ -375,7 +389,9 @@ export function buildStack(config: HarborConfig, outdir: string, source = 'confi
   const chart = new Chart(app, 'harbor', { namespace, disableResourceNameHashes: true });
   chart.addDependency(before);
   const harbor = new Harbor(chart, 'Harbor', harborProps(config, storage, ca));
-  if (config.argocd) deliverWithArgoCd(app, config, base, chart, storage, ca !== undefined);
+  const argocd = config.argocd
+    ? deliverWithArgoCd(app, config, base, chart, storage, ca !== undefined)
+    : undefined;
 
-  return { app, harbor, ca };
+  return { app, harbor, ca, argocd };
 }

@@ -56,7 +56,7 @@ export interface ArgoCdRootApplicationProps extends ArgoCdSourceProps {
 }
 
 /** The file the area Applications are written to, which the root Application syncs. */
-export const APPS_FILE = '*-argocd-apps.k8s.yaml';
+export const APPS_FILE = '*apps.k8s.yaml';
 
 const RETRY = { limit: 10, backoff: { duration: '10s', factor: 2, maxDuration: '5m' } };
 

@@ -47,7 +47,7 @@ describe('Argo CD delivery', () => {
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   test('syncs every manifest file through exactly one Application', () => {
-    const manifests = files.filter((f) => f.endsWith('.yaml') && !f.includes('argocd-root'));
+    const manifests = files.filter((f) => f.endsWith('.yaml'));
 
     for (const file of manifests) {
       const owners = apps.filter((a) => includes(a.spec.source.directory.include, file));
@@ -59,7 +59,7 @@ describe('Argo CD delivery', () => {
     const other = synthFiles({ nfs: { type: 'none' }, tls: { type: 'secret', secretName: 'tls' } });
     try {
       const others = loadYamlDir(other.dir).filter((o) => o.kind === 'Application');
-      const manifests = other.files.filter((f) => f.endsWith('.yaml') && !f.includes('root'));
+      const manifests = other.files.filter((f) => f.endsWith('.yaml'));
 
       for (const file of manifests) {
         const owners = others.filter((a) => includes(a.spec.source.directory.include, file));
@@ -125,10 +125,12 @@ describe('Argo CD delivery', () => {
 
   test('points every Application at the configured repository, revision and path', () => {
     for (const app of apps) {
+      const root = app.metadata.name === 'harbor-apps';
       expect(app.spec.source).toMatchObject({
         repoURL: ARGOCD.repoURL,
         targetRevision: 'main',
-        path: 'clusters/dev/harbor',
+        // the Applications live in a sub-folder that neither kubectl -f nor the areas read
+        path: root ? 'clusters/dev/harbor/argocd' : 'clusters/dev/harbor',
       });
       expect(app.metadata.namespace).toBe('argocd');
     }
@@ -137,19 +139,21 @@ describe('Argo CD delivery', () => {
 
   test('has the root Application sync only the area Applications', () => {
     const root = apps.find((a) => a.metadata.name === 'harbor-apps');
-    const areaFile = files.find((f) => f.endsWith('-argocd-apps.k8s.yaml'))!;
+    const argoFiles = fs.readdirSync(path.join(dir, 'argocd')).sort();
 
-    expect(includes(root.spec.source.directory.include, areaFile)).toBe(true);
-    expect(files.filter((f) => includes(root.spec.source.directory.include, f))).toEqual([
-      areaFile,
+    expect(argoFiles).toEqual(['apps.k8s.yaml', 'root.k8s.yaml']);
+    expect(argoFiles.filter((f) => includes(root.spec.source.directory.include, f))).toEqual([
+      'apps.k8s.yaml',
     ]);
+    // the area Applications read the top folder only, not the Applications' own
+    expect(files).not.toContain('apps.k8s.yaml');
   });
 
-  test('writes no Application without an argocd section', () => {
-    const config = parseConfig(DEFAULT_CONFIG as any, 'test');
+  test('writes no Application when argocd is removed, for kubectl alone', () => {
+    const config = parseConfig(overlay(DEFAULT_CONFIG as any, { argocd: null }), 'test');
     const stack = buildStack(config, os.tmpdir());
 
-    expect(stack.app.charts.map((c) => c.node.id)).not.toContain('argocd-apps');
+    expect(stack.argocd).toBeUndefined();
   });
 
   test('refuses a repository URL or path Argo CD could not use', () => {
