@@ -10,14 +10,19 @@ import {
 } from './common';
 import { DatabaseBackupOptions, HarborDatabaseBackup, checkDatabaseBackup } from './backup';
 import { HarborCore } from './core';
-import { HarborDatabase, InternalDatabase, externalConnection } from './database';
+import {
+  HarborDatabase,
+  InternalDatabase,
+  InternalDatabaseOptions,
+  externalConnection,
+} from './database';
 import { HarborImages, HarborImagesProps, checkImages } from './images';
 import { HarborIngress, HarborTls, checkCertificate } from './ingress';
 import { HarborJobservice } from './jobservice';
-import { PersistenceProps, checkPersistence, isShared } from './persistence';
+import { PersistenceProps, checkPersistence } from './persistence';
 import { HarborPortal } from './portal';
-import { HarborRedis, InternalRedis, externalRedisConnection } from './redis';
-import { HarborRegistry } from './registry';
+import { HarborRedis, InternalRedis, InternalRedisOptions, externalRedisConnection } from './redis';
+import { HarborRegistry, checkRegistryReplicas } from './registry';
 import { checkResources } from './resources';
 import { ExistingHarborSecrets, HarborSecrets } from './secrets';
 import { HarborTrivy, TrivyOptions, trivyNetworking } from './trivy';
@@ -312,6 +317,20 @@ function checkNfsPlacement(
   }
 }
 
+/** The storage, resources and NFS placement of a built-in database or Redis. */
+function checkInternal(
+  problems: Problems,
+  field: string,
+  options: InternalDatabaseOptions | InternalRedisOptions | undefined,
+  nfs: ReadonlySet<string>,
+  why: string,
+): void {
+  if (!options) return;
+  checkPersistence(problems, `${field}.storage`, options.storage);
+  checkResources(problems, `${field}.resources`, options.resources);
+  checkNfsPlacement(problems, field, options.storage, nfs, options.allowNfs, why);
+}
+
 /** Every prop that can be malformed, contradict another, or break one of Harbor's rules. */
 function validate(props: HarborProps, problems: Problems): void {
   const nfs = new Set(props.nfsStorageClasses ?? []);
@@ -338,28 +357,23 @@ function validate(props: HarborProps, problems: Problems): void {
       Number.isInteger(n) && n >= 1 && n <= 20 ? undefined : 'is not a whole number from 1 to 20',
     );
   }
-  const registryReplicas = props.replicas?.registry ?? 1;
-  problems.check(
-    registryReplicas <= 1 || isShared(props.registryStorage),
+  checkRegistryReplicas(
+    problems,
     'replicas.registry',
-    `${registryReplicas} replicas share one volume, which needs registryStorage.accessMode` +
-      ' ReadWriteMany; use 1 replica or a ReadWriteMany (NFS) class',
+    'registryStorage',
+    props.replicas?.registry ?? 1,
+    props.registryStorage,
   );
 
   const db = props.database.internalOptions;
-  if (db) {
-    checkPersistence(problems, 'database.storage', db.storage);
-    checkResources(problems, 'database.resources', db.resources);
-    checkNfsPlacement(
-      problems,
-      'database',
-      db.storage,
-      nfs,
-      db.allowNfs,
-      'PostgreSQL on NFS fails on ownership (uid 999, mode 0700) and fsync (or use an' +
-        ' external database)',
-    );
-  }
+  checkInternal(
+    problems,
+    'database',
+    db,
+    nfs,
+    'PostgreSQL on NFS fails on ownership (uid 999, mode 0700) and fsync (or use an' +
+      ' external database)',
+  );
   const externalDb = props.database.externalOptions;
   if (externalDb) {
     problems.value('database.host', externalDb.host, serverAddress);
@@ -369,20 +383,14 @@ function validate(props: HarborProps, problems: Problems): void {
     checkRef(problems, 'database.password', externalDb.password);
   }
 
-  const redis = props.redis.internalOptions;
-  if (redis) {
-    checkPersistence(problems, 'redis.storage', redis.storage);
-    checkResources(problems, 'redis.resources', redis.resources);
-    checkNfsPlacement(
-      problems,
-      'redis',
-      redis.storage,
-      nfs,
-      redis.allowNfs,
-      'the redis volume on NFS fails when the export squashes or re-owns uid 999 (or use an' +
-        ' external Redis)',
-    );
-  }
+  checkInternal(
+    problems,
+    'redis',
+    props.redis.internalOptions,
+    nfs,
+    'the redis volume on NFS fails when the export squashes or re-owns uid 999 (or use an' +
+      ' external Redis)',
+  );
   const externalRedis = props.redis.externalOptions;
   if (externalRedis) {
     problems.value('redis.host', externalRedis.host, serverAddress);

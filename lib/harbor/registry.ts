@@ -22,6 +22,7 @@ import {
   rollOnChange,
 } from '../private/component';
 import { httpProbes } from '../private/workload';
+import { Problems } from '../private/validation';
 
 export interface HarborRegistryProps extends HarborComponentProps {
   /** Where image layers and manifests are stored. */
@@ -54,12 +55,9 @@ export class HarborRegistry extends Construct {
     super(scope, id);
 
     const replicas = props.replicas ?? 1;
-    if (replicas > 1 && !isShared(props.storage)) {
-      throw new Error(
-        `registry.replicas: ${replicas} replicas share one volume, which needs` +
-          ' registry.storage.accessMode ReadWriteMany; use 1 replica or a ReadWriteMany class',
-      );
-    }
+    const problems = new Problems();
+    checkRegistryReplicas(problems, 'replicas', 'storage', replicas, props.storage);
+    problems.throwIfAny('registry');
 
     const name = `${props.instance}-registry`;
     const component: Component = {
@@ -161,6 +159,22 @@ export class HarborRegistry extends Construct {
       { name: 'http-controller', port: REGISTRYCTL_PORT, targetPort: REGISTRYCTL_PORT },
     ]);
   }
+}
+
+/** Several registry pods share one volume only where it can be mounted on many nodes. */
+export function checkRegistryReplicas(
+  problems: Problems,
+  field: string,
+  storageField: string,
+  replicas: number,
+  storage: PersistenceProps,
+): void {
+  problems.check(
+    replicas <= 1 || isShared(storage),
+    field,
+    `${replicas} replicas share one volume, which needs ${storageField}.accessMode` +
+      ' ReadWriteMany; use 1 replica or a ReadWriteMany (NFS) class',
+  );
 }
 
 /**
