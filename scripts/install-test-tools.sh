@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages whose programs the tests run against our generated files:
-# htpasswd, openssl, nginx, the distribution registry, redis, skopeo, shellcheck, PostgreSQL.
+# htpasswd, openssl, nginx, the distribution registry, redis, skopeo, shellcheck, PostgreSQL,
+# containerd.
 # Needs root (or sudo) and a Debian or Ubuntu machine; installs nothing that is present already.
 set -euo pipefail
 
-packages=(apache2-utils openssl nginx-light docker-registry redis-server skopeo shellcheck postgresql)
+packages=(apache2-utils openssl nginx-light docker-registry redis-server skopeo shellcheck postgresql containerd)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' \

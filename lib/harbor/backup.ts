@@ -2,7 +2,7 @@ import { createHash } from 'crypto';
 import { ApiObject, Cron, Duration, JsonPatch } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { DatabaseConnection, SecretKeyRef, secretEnv, secretFileVolume } from './common';
+import { CaBundleRef, DatabaseConnection, keyFileVolume, secretEnv } from './common';
 import { DatabaseSslMode } from './database';
 import { HarborImages } from './images';
 import { AccessMode, PersistenceProps, checkPersistence, dataClaim } from './persistence';
@@ -49,7 +49,7 @@ export interface DatabaseBackupOptions {
    * against this file and knows no other trust store.
    * @default - no CA file; only `disable` and `require` work
    */
-  readonly caBundle?: SecretKeyRef;
+  readonly caBundle?: CaBundleRef;
 
   /** @default - 50m CPU, 128Mi memory, limited to 1Gi */
   readonly resources?: ComponentResources;
@@ -262,7 +262,7 @@ export class HarborDatabaseBackup extends Construct {
     ];
     if (props.caBundle) {
       env.PGSSLROOTCERT = value(CA_FILE);
-      const ca = secretFileVolume(this, 'database-ca', props.caBundle, 'ca.crt');
+      const ca = keyFileVolume(this, 'database-ca', props.caBundle, 'ca.crt');
       mounts.push({ volume: ca, path: CA_FILE, subPath: 'ca.crt', readOnly: true });
     }
 
@@ -300,7 +300,7 @@ export function checkDatabaseBackup(
 function checkConnection(
   problems: Problems,
   connection: DatabaseConnection,
-  caBundle: SecretKeyRef | undefined,
+  caBundle: CaBundleRef | undefined,
 ): void {
   problems.value('connection.port', connection.port, port);
   problems.value('connection.database', connection.database, (name: string) =>

@@ -8,6 +8,15 @@ export interface SecretKeyRef {
   readonly key: string;
 }
 
+/**
+ * A key holding PEM CA certificates: of a Secret, or with `configMap: true` of a ConfigMap, such
+ * as the one a trust-manager Bundle writes. CA certificates are public; either kind will do.
+ */
+export interface CaBundleRef extends SecretKeyRef {
+  /** @default false */
+  readonly configMap?: boolean;
+}
+
 /** Log levels every Harbor component understands. */
 export enum LogLevel {
   DEBUG = 'debug',
@@ -88,7 +97,7 @@ export interface HarborComponentProps {
    * system roots (mounted into `/harbor_cust_cert/`).
    * @default - only the images' own trust store
    */
-  readonly caBundle?: SecretKeyRef;
+  readonly caBundle?: CaBundleRef;
   /** @default LogLevel.INFO */
   readonly logLevel?: LogLevel;
 }
@@ -148,13 +157,33 @@ export function secretFileVolume(
   );
 }
 
+/** A volume that projects one key of a Secret or ConfigMap as one file. */
+export function keyFileVolume(
+  scope: Construct,
+  volumeName: string,
+  ref: CaBundleRef,
+  path: string,
+): kplus.Volume {
+  if (!ref.configMap) return secretFileVolume(scope, volumeName, ref, path);
+  return childOf(scope, `volume-${volumeName}`, () =>
+    kplus.Volume.fromConfigMap(
+      scope,
+      `volume-${volumeName}`,
+      childOf(scope, `configmap-${ref.name}`, () =>
+        kplus.ConfigMap.fromConfigMapName(scope, `configmap-${ref.name}`, ref.name),
+      ),
+      { name: volumeName, items: { [ref.key]: { path } }, defaultMode: 0o444 },
+    ),
+  );
+}
+
 /**
  * Mounts the extra CA bundle where Harbor's entrypoint (install_cert.sh) appends it to the
  * image's trust store, so the component trusts the private CA for OIDC, replication and scans.
  */
-export function caBundleMount(scope: Construct, caBundle?: SecretKeyRef): kplus.VolumeMount[] {
+export function caBundleMount(scope: Construct, caBundle?: CaBundleRef): kplus.VolumeMount[] {
   if (!caBundle) return [];
-  const volume = secretFileVolume(scope, 'ca-bundle', caBundle, 'custom-ca.crt');
+  const volume = keyFileVolume(scope, 'ca-bundle', caBundle, 'custom-ca.crt');
   return [
     { volume, path: '/harbor_cust_cert/custom-ca.crt', subPath: 'custom-ca.crt', readOnly: true },
   ];

@@ -6,8 +6,9 @@ import {
   LogLevel,
   REDIS_PASSWORD_ENV,
   RedisDatabase,
-  SecretKeyRef,
+  CaBundleRef,
   caBundleMount,
+  keyFileVolume,
   noProxy,
   redisUrl,
   secretEnv,
@@ -33,7 +34,7 @@ export interface HarborCoreProps extends HarborComponentProps {
    * portal's "download registry certificate" link.
    * @default - the link answers 404
    */
-  readonly caDownload?: SecretKeyRef;
+  readonly caDownload?: CaBundleRef;
 
   /** @default - the requests of a small installation */
   readonly resources?: ComponentResources;
@@ -140,7 +141,7 @@ export class HarborCore extends Construct {
       ...(props.caDownload
         ? [
             {
-              volume: secretFileVolume(this, 'ca-download', props.caDownload, 'ca.crt'),
+              volume: keyFileVolume(this, 'ca-download', props.caDownload, 'ca.crt'),
               path: '/etc/core/ca',
               readOnly: true,
             },

@@ -1,6 +1,7 @@
 import { ApiObject, Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import {
+  CaBundleRef,
   DatabaseConnection,
   HarborComponentProps,
   HarborEndpoints,
@@ -69,18 +70,18 @@ export interface HarborProps {
   readonly tls: HarborTls;
 
   /**
-   * A Secret key with the PEM CA certificates Harbor's components must trust besides the
+   * A Secret or ConfigMap key with the PEM CA certificates Harbor's components must trust besides the
    * public roots: the private CA of the registry itself, an OIDC provider, replication
    * targets. Core also serves it as the registry certificate download.
    * @default - public roots only
    */
-  readonly caBundle?: SecretKeyRef;
+  readonly caBundle?: CaBundleRef;
 
   /**
-   * A Secret key with the CA certificate the portal offers as the registry certificate.
+   * A Secret or ConfigMap key with the CA certificate the portal offers as the registry certificate.
    * @default - `caBundle` when the certificate comes from an issuer; none for a provided one
    */
-  readonly caDownload?: SecretKeyRef;
+  readonly caDownload?: CaBundleRef;
 
   /** @default - Harbor HARBOR_VERSION from docker.io */
   readonly images?: HarborImagesProps;

@@ -15,7 +15,7 @@ export interface CertificateOptions {
 
   /**
    * How long before expiry cert-manager renews; shorter than `duration`.
-   * @default '720h'
+   * @default - a third of `duration`, at most '720h'
    */
   readonly renewBefore?: string;
 }
@@ -61,6 +61,18 @@ export interface HarborIngressProps {
 const DEFAULT_DURATION = '2160h';
 const DEFAULT_RENEW_BEFORE = '720h';
 
+/**
+ * The renewal window cert-manager is asked for: the one given, or a third of the lifetime up to
+ * 720h, so a short certificate still survives an outage of its issuer of a third of its life.
+ */
+export function renewBeforeOf(options: CertificateOptions): string {
+  if (options.renewBefore !== undefined) return options.renewBefore;
+  const hours = hoursOf(options.duration ?? DEFAULT_DURATION);
+  if (hours === undefined || hours / 3 >= hoursOf(DEFAULT_RENEW_BEFORE)!)
+    return DEFAULT_RENEW_BEFORE;
+  return `${Math.floor((hours * 60) / 3)}m`;
+}
+
 /** Records what is wrong with a certificate's lifetime, under `field`. */
 export function checkCertificate(problems: Problems, field: string, tls: HarborTls): void {
   if (!tls.issuer) {
@@ -69,7 +81,7 @@ export function checkCertificate(problems: Problems, field: string, tls: HarborT
   }
   problems.value(`${field}.name`, tls.issuer.name, objectName);
   const lifetime = tls.certificate.duration ?? DEFAULT_DURATION;
-  const renewBefore = tls.certificate.renewBefore ?? DEFAULT_RENEW_BEFORE;
+  const renewBefore = renewBeforeOf(tls.certificate);
   problems.value(`${field}.duration`, lifetime, duration(1, '1h'));
   problems.value(`${field}.renewBefore`, renewBefore, duration(5 / 60, '5m'));
   const hours = hoursOf(lifetime);
@@ -79,6 +91,18 @@ export function checkCertificate(problems: Problems, field: string, tls: HarborT
       `${field}.renewBefore`,
       `${show(renewBefore)} is not shorter than ${field}.duration ${show(lifetime)};` +
         ' cert-manager would renew the certificate as soon as it is issued',
+    );
+  }
+  const most = tls.issuer.maxDuration;
+  const maxHours = most === undefined ? undefined : hoursOf(most);
+  if (hours !== undefined && maxHours !== undefined && hours > maxHours) {
+    // Vault cuts the lifetime to its role's max_ttl without a word, and a renewal window
+    // sized for the asked lifetime then renews every certificate as soon as it is issued
+    problems.add(
+      `${field}.duration`,
+      `${show(lifetime)} exceeds the longest lifetime issuer ${show(tls.issuer.name)} grants` +
+        ` (${show(most)}, its Vault role max_ttl); ask for at most ${most} or raise the role's` +
+        ' max_ttl',
     );
   }
 }
@@ -159,7 +183,7 @@ function certificateSpec(
     dnsNames: [props.host],
     ...(props.host.length <= 64 ? { commonName: props.host } : {}),
     duration: props.tls.certificate.duration ?? DEFAULT_DURATION,
-    renewBefore: props.tls.certificate.renewBefore ?? DEFAULT_RENEW_BEFORE,
+    renewBefore: renewBeforeOf(props.tls.certificate),
     privateKey: {
       algorithm: certmanager.CertificateSpecPrivateKeyAlgorithm.ECDSA,
       size: 256,

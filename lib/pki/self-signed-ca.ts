@@ -1,6 +1,13 @@
 import { Construct } from 'constructs';
 import * as certmanager from '../../imports/cert-manager.io';
-import { IssuerKind, IssuerRef, toIssuerRef } from './issuer-ref';
+import {
+  CertManagerInstall,
+  IssuerKind,
+  IssuerRef,
+  certManagerInstall,
+  newIssuer,
+  toIssuerRef,
+} from './issuer-ref';
 import { duration as lifetime, objectName } from '../private/checks';
 import { Problems } from '../private/validation';
 import { SecretKeyRef } from '../harbor/common';
@@ -23,6 +30,16 @@ export interface SelfSignedCaProps {
    * @default '87600h'
    */
   readonly duration?: string;
+
+  /**
+   * `ClusterIssuer` puts the CA's key pair in cert-manager's cluster resource namespace, where
+   * trust-manager can publish its certificate and every namespace's Certificates can use it.
+   * @default IssuerKind.ISSUER
+   */
+  readonly kind?: IssuerKind;
+
+  /** @default - cert-manager's Helm chart defaults */
+  readonly certManager?: CertManagerInstall;
 }
 
 /** How Certificates and clients refer to a CA. */
@@ -40,9 +57,9 @@ export interface CaRefs {
  */
 export class SelfSignedCa extends Construct implements CaRefs {
   /** The references a CA of that name will have, known before it is built. */
-  public static refsOf(name: string): CaRefs {
+  public static refsOf(name: string, kind = IssuerKind.ISSUER): CaRefs {
     return {
-      issuer: { name, kind: IssuerKind.ISSUER },
+      issuer: { name, kind },
       caBundle: { name: `${name}-root`, key: 'ca.crt' },
     };
   }
@@ -71,14 +88,20 @@ export class SelfSignedCa extends Construct implements CaRefs {
     problems.addAll(SelfSignedCa.check(props));
     problems.throwIfAny('self-signed CA');
     const duration = props.duration ?? '87600h';
+    const kind = props.kind ?? IssuerKind.ISSUER;
+    // a ClusterIssuer finds its CA Secret only in cert-manager's cluster resource namespace
+    const namespace =
+      kind === IssuerKind.CLUSTER_ISSUER
+        ? certManagerInstall(props.certManager).clusterResourceNamespace
+        : undefined;
 
     const bootstrap = new certmanager.Issuer(this, 'Bootstrap', {
-      metadata: { name: `${props.name}-bootstrap` },
+      metadata: { name: `${props.name}-bootstrap`, namespace },
       spec: { selfSigned: {} },
     });
     const secretName = SelfSignedCa.refsOf(props.name).caBundle.name;
     this.certificate = new certmanager.Certificate(this, 'Certificate', {
-      metadata: { name: secretName },
+      metadata: { name: secretName, namespace },
       spec: {
         isCa: true,
         commonName: props.commonName ?? `${props.name} root CA`,
@@ -92,12 +115,9 @@ export class SelfSignedCa extends Construct implements CaRefs {
         issuerRef: toIssuerRef({ name: bootstrap.name, kind: IssuerKind.ISSUER }),
       },
     });
-    const issuer = new certmanager.Issuer(this, 'Resource', {
-      metadata: { name: props.name },
-      spec: { ca: { secretName } },
-    });
+    const issuer = newIssuer(this, 'Resource', kind, props.name, { ca: { secretName } });
 
-    const refs = SelfSignedCa.refsOf(issuer.name);
+    const refs = SelfSignedCa.refsOf(issuer.name, kind);
     this.issuer = refs.issuer;
     this.caBundle = refs.caBundle;
   }
