@@ -54,7 +54,10 @@ describe('dist/', () => {
     expect(kinds).toEqual(
       expect.arrayContaining([
         'Namespace/harbor',
-        'Issuer/harbor-ca',
+        'StatefulSet/vault',
+        'Issuer/harbor-vault',
+        'Bundle/harbor-ca',
+        'DaemonSet/node-trust',
         'Certificate/harbor-tls',
         'Ingress/harbor',
         'Deployment/harbor-core',

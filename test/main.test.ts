@@ -51,13 +51,15 @@ describe('the synth command', () => {
     expect(Object.keys(readTree(out))).toEqual([
       '0000-storage.k8s.yaml',
       '0001-namespace.k8s.yaml',
-      '0002-pki.k8s.yaml',
-      '0003-harbor.k8s.yaml',
+      '0002-vault.k8s.yaml',
+      '0003-pki.k8s.yaml',
+      '0004-harbor.k8s.yaml',
+      '0005-node-trust.k8s.yaml',
       'argocd/apps.k8s.yaml',
       'argocd/root.k8s.yaml',
       'images.txt',
     ]);
-    expect(result.stdout).toMatch(/wrote \d+ objects in 6 files/);
+    expect(result.stdout).toMatch(/wrote \d+ objects in 8 files/);
     expect(result.stdout).toMatch(/Harbor v2\.15\.2 at https:\/\/harbor\.example\.test/);
     expect(result.stdout).toMatch(/secrets created in the cluster by Job: .*harbor-secret-key/);
   });
@@ -127,7 +129,7 @@ describe('the synth command', () => {
     expect(run(['--out', path.join(work, 'dist')]).status).toBe(0);
 
     expect(fs.lstatSync(path.join(work, 'dist')).isSymbolicLink()).toBe(true);
-    expect(Object.keys(readTree(real))).toHaveLength(7);
+    expect(Object.keys(readTree(real))).toHaveLength(9);
   });
 
   test('names a config file that came from HARBOR_CONFIG', () => {

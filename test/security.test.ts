@@ -3,8 +3,9 @@ import { K8sObject, synthApp } from './support/synth';
 const EXPORT = { server: 'nfs.example.test', share: '/exports/harbor', squash: 'root_squash' };
 
 /**
- * Pods that cannot meet Pod Security "restricted", and why; the README names the same. They all
- * run in the NFS driver's namespace, which is labelled privileged, never in Harbor's.
+ * Pods that cannot meet Pod Security "restricted", and why; the README names the same. They run
+ * in the NFS driver's namespace or the node trust namespace, both labelled privileged, never in
+ * Harbor's.
  */
 const EXCEPTIONS: Record<string, string> = {
   'csi-nfs-controller': 'the NFS plugin mounts shares for the kubelet: privileged, host network',
@@ -12,6 +13,7 @@ const EXCEPTIONS: Record<string, string> = {
   'nfs-subdir-provisioner-nfs-client-preflight': 'reads the host /sbin for mount.nfs',
   'nfs-subdir-provisioner': 'creates and removes claim directories on the share as root',
   'nfs-server': "the demo server runs the kernel's nfsd: privileged",
+  'node-trust': "writes the registry's CA into the nodes' /etc as root: host paths",
 };
 
 function podsOf(objects: K8sObject[]): Array<{ name: string; namespace: string; pod: K8sObject }> {
@@ -83,13 +85,15 @@ describe('Pod Security', () => {
     },
   );
 
-  test('labels the driver namespace privileged, and Harbor is not in it', () => {
+  test('labels the driver and node trust namespaces privileged, and Harbor is not in them', () => {
     const { objects } = synthApp();
 
     const namespaces = objects.filter((o) => o.kind === 'Namespace');
     const labels = Object.fromEntries(namespaces.map((n) => [n.metadata.name, n.metadata.labels]));
 
     expect(labels['csi-nfs']['pod-security.kubernetes.io/enforce']).toBe('privileged');
+    expect(labels['harbor-node-trust']['pod-security.kubernetes.io/enforce']).toBe('privileged');
+    expect(labels.vault['pod-security.kubernetes.io/enforce']).toBe('restricted');
     expect(labels.harbor['pod-security.kubernetes.io/enforce']).toBeUndefined();
   });
 });

@@ -46,9 +46,81 @@ const resources = z.strictObject({
   memoryLimit: size.optional(),
 });
 
+const issuerKind = z.enum(['Issuer', 'ClusterIssuer']);
+const lifetime = {
+  duration: certificateDuration.optional(),
+  renewBefore: renewBefore.optional(),
+};
+
+/** A Vault path segment: a mount, a role or a policy name. */
+const vaultName = z.string().regex(/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/, {
+  message: 'is not a Vault name; use letters, digits, "_" and "-" (and "/" in a mount path)',
+});
+
+/** The Vault issuer: cert-manager has Vault's PKI sign Harbor's certificate. */
+const vault = z.strictObject({
+  type: z.literal('vault'),
+  issuerKind: issuerKind.optional(),
+  server: z.string().optional(),
+  serverCa: secretKeyRef.optional(),
+  mount: z.string().optional(),
+  role: vaultName.optional(),
+  maxDuration: certificateDuration.optional(),
+  auth: z.strictObject({ mountPath: vaultName.optional(), role: vaultName.optional() }).optional(),
+  rootCa: z.strictObject({ name, key: checked(checks.dataKey).optional() }).optional(),
+  setup: z
+    .strictObject({
+      credentials: secretKeyRef.optional(),
+      rootMount: vaultName.optional(),
+      rootCommonName: z.string().min(1).max(64).optional(),
+      intermediateCommonName: z.string().min(1).max(64).optional(),
+      organization: z.string().min(1).optional(),
+      rootTtl: certificateDuration.optional(),
+      intermediateTtl: certificateDuration.optional(),
+      keyType: z.enum(['ec-256', 'ec-384', 'rsa-2048', 'rsa-4096']).optional(),
+      allowSubdomains: z.boolean().optional(),
+      configureKubernetesAuth: z.boolean().optional(),
+      kubernetesHost: z.string().optional(),
+    })
+    .optional(),
+  inClusterServer: z
+    .strictObject({
+      namespace: checked(checks.namespace).optional(),
+      storage: z.strictObject({ storageClassName: name, size: size.optional() }),
+      image: z.string().optional(),
+      ui: z.boolean().optional(),
+    })
+    .optional(),
+  ...lifetime,
+});
+
+/** An ACME CA: Let's Encrypt or a commercial CA's ACME endpoint. */
+const acme = z.strictObject({
+  type: z.literal('acme'),
+  issuerKind: issuerKind.optional(),
+  server: z.string(),
+  email: z.string(),
+  http01: z.strictObject({ ingressClassName: name.optional() }).optional(),
+  dns01: z
+    .strictObject({
+      rfc2136: z.strictObject({
+        nameserver: checked(checks.serverAddress),
+        tsigKeyName: z.string().min(1).optional(),
+        tsigAlgorithm: z.string().min(1).optional(),
+        tsigSecret: secretKeyRef.optional(),
+      }),
+    })
+    .optional(),
+  externalAccountBinding: z
+    .strictObject({ keyId: z.string().min(1), keySecret: secretKeyRef })
+    .optional(),
+  ...lifetime,
+});
+
 const tls = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('selfSigned'),
+    issuerKind: issuerKind.optional(),
     ca: z
       .strictObject({
         commonName: z.string().min(1).max(64).optional(),
@@ -56,21 +128,55 @@ const tls = z.discriminatedUnion('type', [
         duration: certificateDuration.optional(),
       })
       .optional(),
-    duration: certificateDuration.optional(),
-    renewBefore: renewBefore.optional(),
+    ...lifetime,
   }),
+  vault,
+  acme,
   z.strictObject({
     type: z.literal('issuer'),
     name,
-    kind: z.enum(['Issuer', 'ClusterIssuer']).optional(),
-    duration: certificateDuration.optional(),
-    renewBefore: renewBefore.optional(),
+    kind: issuerKind.optional(),
+    maxDuration: certificateDuration.optional(),
+    ...lifetime,
   }),
   z.strictObject({
     type: z.literal('secret'),
     secretName: name,
   }),
 ]);
+
+/** Where cert-manager runs. */
+const certManager = z.strictObject({
+  namespace: checked(checks.namespace).optional(),
+  serviceAccountName: name.optional(),
+  clusterResourceNamespace: checked(checks.namespace).optional(),
+});
+
+const trustSource = z.strictObject({
+  kind: z.enum(['ConfigMap', 'Secret']),
+  name,
+  key: checked(checks.dataKey).optional(),
+});
+
+/** How the private root CA reaches Harbor, the namespaces that ask for it, and the nodes. */
+const trust = z.strictObject({
+  trustNamespace: checked(checks.namespace).optional(),
+  bundleName: name.optional(),
+  extraSources: z.array(trustSource).optional(),
+  nodes: z
+    .strictObject({
+      namespace: checked(checks.namespace).optional(),
+      containerd: z.boolean().optional(),
+      containerdCertsDir: z.string().optional(),
+      containerdConfigCheck: z.boolean().optional(),
+      docker: z.boolean().optional(),
+      dockerCertsDir: z.string().optional(),
+      rancher: z.enum(['k3s', 'rke2']).optional(),
+      interval: z.string().optional(),
+      image: z.string().optional(),
+    })
+    .optional(),
+});
 
 // the built-in PostgreSQL and Redis take the same settings
 const internal = z.strictObject({
@@ -217,6 +323,8 @@ export const configSchema = z.strictObject({
     registry: checked(checks.imageRegistry).optional(),
   }),
   tls,
+  certManager: certManager.optional(),
+  trust: trust.optional(),
   caBundle: secretKeyRef.optional(),
   ingressClassName: name,
   registryStorage: storage,

@@ -9,7 +9,17 @@ export const DEFAULT_CONFIG = {
   logLevel: 'info',
   ipv6: false,
   images: { version: 'v2.15.2' },
-  tls: { type: 'selfSigned', duration: '2160h', renewBefore: '720h' },
+  // a Vault in the cluster holds the private chain; cert-manager has it sign Harbor's certificate
+  tls: {
+    type: 'vault',
+    inClusterServer: { namespace: 'vault', storage: { storageClassName: 'standard', size: '5Gi' } },
+    setup: { rootCommonName: 'Harbor non-production root CA', organization: 'cdk8s-harbor' },
+    maxDuration: '2160h',
+    duration: '2160h',
+    renewBefore: '720h',
+  },
+  // trust-manager publishes the root to Harbor and to every node's container runtime
+  trust: { trustNamespace: 'cert-manager', nodes: {} },
   ingressClassName: 'nginx',
   registryStorage: { storageClassName: 'nfs-csi', size: '50Gi', accessMode: 'ReadWriteMany' },
   nfs: {

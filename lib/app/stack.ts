@@ -6,12 +6,13 @@ import { ArgoCdApplications, ArgoCdRootApplication, DeliveryArea } from '../deli
 import { LogLevel } from '../harbor/common';
 import { HarborDatabase, DatabaseSslMode } from '../harbor/database';
 import { Harbor, HarborProps } from '../harbor/harbor';
+import { CaBundleRef } from '../harbor/common';
 import { HarborTls } from '../harbor/ingress';
 import { AccessMode } from '../harbor/persistence';
 import { HarborRedis } from '../harbor/redis';
 import { TrivySeverity } from '../harbor/trivy';
-import { IssuerKind } from '../pki/issuer-ref';
-import { CaRefs, SelfSignedCa, SelfSignedCaProps } from '../pki/self-signed-ca';
+import { SelfSignedCa } from '../pki/self-signed-ca';
+import { PkiResult, buildPki, trustLabels } from './pki';
 import { ConfigurationError, Problems, show } from '../private/validation';
 import { clusterScoped } from '../private/workload';
 import { CsiDriverNfs, OnDelete } from '../storage/csi-driver-nfs';
@@ -196,38 +197,58 @@ function deliverWithArgoCd(
   namespaceChart: Chart,
   harborChart: Chart,
   storage: SharedStorage | undefined,
-  hasPki: boolean,
+  pki: PkiResult,
 ): App {
   const source = config.argocd!;
-  const harborFiles = ['*-harbor.k8s.yaml', ...(hasPki ? [] : ['*-namespace.k8s.yaml'])];
+  const pkiChart = pki.charts.find((chart) => chart.node.id === 'pki');
+  const vaultChart = pki.charts.find((chart) => chart.node.id === 'vault');
+  const harborFiles = ['*-harbor.k8s.yaml', ...(pkiChart ? [] : ['*-namespace.k8s.yaml'])];
+  const area = (name: string, files: string[], namespace: string, wave: number) => ({
+    name,
+    files,
+    namespace,
+    wave,
+  });
   const areas: DeliveryArea[] = [
     ...(storage
       ? [
-          {
-            name: `${config.instance}-storage`,
-            files: ['*-storage.k8s.yaml'],
-            namespace: 'namespace' in config.nfs ? config.nfs.namespace : config.namespace,
-            wave: 0,
-          },
+          area(
+            `${config.instance}-storage`,
+            ['*-storage.k8s.yaml'],
+            'namespace' in config.nfs ? config.nfs.namespace : config.namespace,
+            0,
+          ),
         ]
       : []),
-    ...(hasPki
+    ...(vaultChart
+      ? [area(`${config.instance}-vault`, ['*-vault.k8s.yaml'], vaultChart.namespace!, 1)]
+      : []),
+    ...(pkiChart
       ? [
-          {
-            name: `${config.instance}-pki`,
-            files: ['*-namespace.k8s.yaml', '*-pki.k8s.yaml'],
-            namespace: config.namespace,
-            wave: 1,
-          },
+          area(
+            `${config.instance}-pki`,
+            ['*-namespace.k8s.yaml', '*-pki.k8s.yaml'],
+            config.namespace,
+            vaultChart ? 2 : 1,
+          ),
         ]
       : []),
-    { name: config.instance, files: harborFiles, namespace: config.namespace, wave: 2 },
+    area(config.instance, harborFiles, config.namespace, pkiChart && vaultChart ? 3 : 2),
+    ...pki.companions.map((chart) =>
+      area(
+        `${config.instance}-${chart.node.id}`,
+        [`*-${chart.node.id}.k8s.yaml`],
+        chart.namespace!,
+        pkiChart && vaultChart ? 3 : 2,
+      ),
+    ),
   ];
-  for (const object of [...harborChart.node.findAll(), ...namespaceChart.node.findAll()]) {
+  const charts = [harborChart, namespaceChart, ...pki.charts, ...pki.companions];
+  for (const object of charts.flatMap((chart) => chart.node.findAll())) {
     if (!(object instanceof ApiObject)) continue;
     // the namespace first, wherever its file is synced; then issuers and certificates
     if (object.kind === 'Namespace') object.metadata.addAnnotation(SYNC_WAVE, '-2');
-    if (['Issuer', 'Certificate'].includes(object.kind)) {
+    if (['Issuer', 'ClusterIssuer', 'Certificate'].includes(object.kind)) {
       object.metadata.addAnnotation(SYNC_WAVE, '-1');
     }
   }
@@ -255,31 +276,27 @@ export const ARGOCD_FOLDER = 'argocd';
 export interface Stack {
   readonly app: App;
   readonly harbor: Harbor;
+  /** The issuers, Vault, the trust bundle and node trust. */
+  readonly pki: PkiResult;
   readonly ca?: SelfSignedCa;
   /** The Argo CD Applications, written to their own sub-folder. */
   readonly argocd?: App;
 }
 
+/** Every StorageClass backed by NFS, which databases refuse. */
+function nfsClasses(config: HarborConfig, storage?: SharedStorage): string[] {
+  return [...(storage ? [storage.storageClassName] : []), ...config.nfsStorageClasses];
+}
+
 /** The props of the Harbor construct that a configuration describes. */
-function harborProps(config: HarborConfig, storage?: SharedStorage, ca?: CaRefs): HarborProps {
+function harborProps(
+  config: HarborConfig,
+  pki: { tls: HarborTls; caBundle?: CaBundleRef },
+  storage?: SharedStorage,
+): HarborProps {
   const db = config.database;
   const redis = config.redis;
   const trivy = config.trivy;
-  let tls: HarborTls;
-  switch (config.tls.type) {
-    case 'selfSigned':
-      tls = HarborTls.fromIssuer(ca!.issuer, config.tls);
-      break;
-    case 'issuer':
-      tls = HarborTls.fromIssuer(
-        { name: config.tls.name, kind: config.tls.kind as IssuerKind | undefined },
-        config.tls,
-      );
-      break;
-    case 'secret':
-      tls = HarborTls.fromSecret(config.tls.secretName);
-      break;
-  }
   // a squashed root cannot chgrp, so on such an export the kubelet must not try
   const fsGroupOn = (volume: { storageClassName: string }) =>
     storage?.storageClassName !== volume.storageClassName || storage.fsGroup;
@@ -291,17 +308,14 @@ function harborProps(config: HarborConfig, storage?: SharedStorage, ca?: CaRefs)
     instance: config.instance,
     host: config.host,
     port: config.port,
-    tls,
-    caBundle: ca?.caBundle ?? config.caBundle,
+    tls: pki.tls,
+    caBundle: pki.caBundle,
     images: config.images,
     registryStorage: {
       ...withMode(config.registryStorage),
       fsGroup: fsGroupOn(config.registryStorage),
     },
-    nfsStorageClasses: [
-      ...(storage ? [storage.storageClassName] : []),
-      ...config.nfsStorageClasses,
-    ],
+    nfsStorageClasses: nfsClasses(config, storage),
     database:
       db.type === 'internal'
         ? HarborDatabase.internal({ ...db, storage: withMode(db.storage) })
@@ -349,49 +363,25 @@ export function buildStack(config: HarborConfig, outdir: string, source = 'confi
   new kplus.Namespace(base, 'Namespace', {
     metadata: {
       name: namespace,
-      labels: { 'app.kubernetes.io/part-of': 'harbor' },
+      labels: { 'app.kubernetes.io/part-of': 'harbor', ...trustLabels(config) },
       // deleting the Argo CD Application must not take the data claims and Secrets with it
       annotations: { 'argocd.argoproj.io/sync-options': 'Delete=false' },
     },
   });
 
-  const selfSigned = config.tls.type === 'selfSigned' ? config.tls : undefined;
-  const caProps: SelfSignedCaProps | undefined = selfSigned && {
-    name: `${config.instance}-ca`,
-    commonName: selfSigned.ca?.commonName,
-    organization: selfSigned.ca?.organization,
-    duration: selfSigned.ca?.duration,
-  };
-  if (caProps) {
-    problems.addAll(SelfSignedCa.check({ ...caProps, name: 'ca' }, 'tls.ca.'));
-    problems.check(
-      config.caBundle === undefined,
-      'caBundle',
-      'with tls.type selfSigned Harbor trusts the self-signed root; remove caBundle or choose' +
-        ' tls.type issuer or secret',
-    );
-  }
-  problems.addAll(
-    Harbor.check(harborProps(config, storage, caProps && SelfSignedCa.refsOf(caProps.name))),
-  );
+  const pki = buildPki(app, config, base, nfsClasses(config, storage), problems);
+  // a placeholder keeps Harbor's own checks running when the chain has problems of its own
+  const chain = pki ?? { tls: HarborTls.fromSecret(`${config.instance}-tls`) };
+  problems.addAll(Harbor.check(harborProps(config, chain, storage)));
   problems.throwIfAny(`configuration in ${source}`);
 
-  // the issuers get a file of their own only when there are any, so no file is ever empty
-  let before: Chart = base;
-  let ca: SelfSignedCa | undefined;
-  if (caProps) {
-    const pki = new Chart(app, 'pki', { namespace, disableResourceNameHashes: true });
-    pki.addDependency(base);
-    before = pki;
-    ca = new SelfSignedCa(pki, 'SelfSignedCa', caProps);
-  }
-
   const chart = new Chart(app, 'harbor', { namespace, disableResourceNameHashes: true });
-  chart.addDependency(before);
-  const harbor = new Harbor(chart, 'Harbor', harborProps(config, storage, ca));
+  chart.addDependency(pki!.charts[pki!.charts.length - 1] ?? base);
+  for (const companion of pki!.companions) companion.addDependency(chart);
+  const harbor = new Harbor(chart, 'Harbor', harborProps(config, pki!, storage));
   const argocd = config.argocd
-    ? deliverWithArgoCd(app, config, base, chart, storage, ca !== undefined)
+    ? deliverWithArgoCd(app, config, base, chart, storage, pki!)
     : undefined;
 
-  return { app, harbor, ca, argocd };
+  return { app, harbor, pki: pki!, ca: pki!.selfSignedCa, argocd };
 }

@@ -27,7 +27,7 @@ describe('configuration', () => {
     const config = loadConfig();
 
     expect(config.host).toBe('harbor.example.test');
-    expect(config.tls.type).toBe('selfSigned');
+    expect(config.tls.type).toBe('vault');
     expect(config.registryStorage.storageClassName).toBe('nfs-csi');
   });
 

@@ -5,14 +5,16 @@ function chartFiles(override: Record<string, unknown>): string[] {
 }
 
 describe('the app', () => {
-  test('orders namespace, issuers and Harbor as three charts', () => {
+  test('orders storage, namespace, Vault, issuers, Harbor and node trust as charts', () => {
     const { stack } = synthApp();
 
     expect(stack.app.charts.map((chart) => chart.node.id)).toEqual([
       'storage',
       'namespace',
+      'vault',
       'pki',
       'harbor',
+      'node-trust',
     ]);
   });
 
@@ -45,29 +47,54 @@ describe('the app', () => {
     const { stack } = synthApp({ namespace: 'registry' });
 
     const objects = stack.app.charts
-      .filter((chart) => chart.node.id !== 'storage')
+      .filter((chart) => ['namespace', 'pki', 'harbor'].includes(chart.node.id))
       .flatMap((chart) => chart.toJson());
-    for (const o of objects.filter((x) => x.kind !== 'Namespace')) {
-      expect(o.metadata.namespace).toBe('registry');
+    for (const o of objects.filter((x) => !['Namespace', 'Bundle'].includes(x.kind))) {
+      expect([o.kind, o.metadata.name, o.metadata.namespace]).toEqual([
+        o.kind,
+        o.metadata.name,
+        'registry',
+      ]);
     }
   });
 
   test('issues Harbor a certificate from the self-signed CA it trusts', () => {
-    const { objects } = synthApp();
+    const { objects } = synthApp({ tls: { type: 'selfSigned' } });
 
     const root = find(objects, 'Certificate', 'harbor-ca-root');
-    const caIssuer = find(objects, 'Issuer', 'harbor-ca');
+    const caIssuer = find(objects, 'ClusterIssuer', 'harbor-ca');
     const tls = find(objects, 'Certificate', 'harbor-tls');
+    const bundle = find(objects, 'Bundle', 'harbor-ca');
 
     expect(root.spec.isCA).toBe(true);
+    expect(root.metadata.namespace).toBe('cert-manager');
     expect(root.spec.issuerRef.name).toBe('harbor-ca-bootstrap');
     expect(caIssuer.spec.ca.secretName).toBe(root.spec.secretName);
-    expect(tls.spec.issuerRef.name).toBe('harbor-ca');
+    expect(tls.spec.issuerRef).toMatchObject({ kind: 'ClusterIssuer', name: 'harbor-ca' });
+    expect(bundle.spec.sources).toEqual([{ secret: { name: 'harbor-ca-root', key: 'ca.crt' } }]);
+  });
+
+  test('keeps a namespaced self-signed CA only without a trust bundle', () => {
+    expect(() => synthApp({ tls: { type: 'selfSigned', issuerKind: 'Issuer' } })).toThrow(
+      /tls\.issuerKind: "Issuer" keeps the CA in Harbor's namespace/,
+    );
+
+    const { objects } = synthApp({ tls: { type: 'selfSigned' }, trust: null });
+
+    expect(find(objects, 'Issuer', 'harbor-ca').metadata.namespace).toBe('harbor');
+    expect(ofKind(objects, 'Bundle')).toEqual([]);
   });
 
   test('refuses an extra CA bundle with the self-signed CA', () => {
+    expect(() =>
+      synthApp({
+        tls: { type: 'selfSigned' },
+        trust: null,
+        caBundle: { name: 'c', key: 'ca.crt' },
+      }),
+    ).toThrow(/caBundle: with tls\.type selfSigned/);
     expect(() => synthApp({ caBundle: { name: 'corp', key: 'ca.crt' } })).toThrow(
-      /caBundle: with tls\.type selfSigned/,
+      /caBundle: Harbor trusts the bundle "harbor-ca".*add this CA to trust\.extraSources/,
     );
   });
 

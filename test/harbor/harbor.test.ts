@@ -98,7 +98,7 @@ describe('Harbor', () => {
       ...ofKind(harborOnly(objects), 'Deployment'),
       ...ofKind(harborOnly(objects), 'StatefulSet'),
     ];
-    for (const service of ofKind(objects, 'Service')) {
+    for (const service of ofKind(harborOnly(objects), 'Service')) {
       const selector = service.spec.selector;
       const matching = workloads.filter((w) =>
         Object.entries(selector).every(([k, v]) => w.spec.template.metadata.labels[k] === v),
@@ -164,7 +164,7 @@ describe('Harbor', () => {
     expect(message).toMatch(/replicas\.registry:/);
   });
 
-  test('mounts the private CA where components make TLS calls (field failure #20)', () => {
+  test('mounts the trust bundle where components make TLS calls (field failure #20)', () => {
     const { objects } = synthApp();
 
     const consumers: Array<[string, string, string]> = [
@@ -181,8 +181,8 @@ describe('Harbor', () => {
         containerOf(workload, containerName),
         '/harbor_cust_cert/custom-ca.crt',
       );
-      expect(found?.volume.secret).toMatchObject({
-        secretName: 'harbor-ca-root',
+      expect(found?.volume.configMap).toMatchObject({
+        name: 'harbor-ca',
         items: [{ key: 'ca.crt', path: 'custom-ca.crt' }],
       });
     }
@@ -194,7 +194,19 @@ describe('Harbor', () => {
     const core = find(objects, 'Deployment', 'harbor-core');
     const found = mountAt(core, containerOf(core, 'core'), '/etc/core/ca');
 
-    expect(found?.volume.secret.items).toEqual([{ key: 'ca.crt', path: 'ca.crt' }]);
+    expect(found?.volume.configMap).toMatchObject({
+      name: 'harbor-ca',
+      items: [{ key: 'ca.crt', path: 'ca.crt' }],
+    });
+  });
+
+  test('mounts the self-signed CA Secret when there is no trust bundle', () => {
+    const { objects } = synthApp({ tls: { type: 'selfSigned' }, trust: null });
+
+    const core = find(objects, 'Deployment', 'harbor-core');
+    const found = mountAt(core, containerOf(core, 'core'), '/harbor_cust_cert/custom-ca.crt');
+
+    expect(found?.volume.secret.secretName).toBe('harbor-ca-root');
   });
 
   test('trusts a given CA bundle but offers no download for a commercial certificate', () => {

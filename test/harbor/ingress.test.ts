@@ -42,7 +42,7 @@ describe('HarborIngress', () => {
     expect(certificate.spec.issuerRef).toEqual({
       group: 'cert-manager.io',
       kind: 'Issuer',
-      name: 'harbor-ca',
+      name: 'harbor-vault',
     });
     expect(certificate.spec).toMatchObject({ duration: '2160h', renewBefore: '720h' });
   });

@@ -1,0 +1,505 @@
+import { ApiObject, App, Chart, Duration } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
+import * as certmanager from '../../imports/cert-manager.io';
+import { HarborConfig } from './config';
+import { CaBundleRef, SecretKeyRef } from '../harbor/common';
+import { HarborTls } from '../harbor/ingress';
+import { AcmeIssuer, AcmeSolver } from '../pki/acme-issuer';
+import { IssuerKind, IssuerRef, certManagerInstall, toIssuerRef } from '../pki/issuer-ref';
+import { NodeTrust, RancherDistribution } from '../pki/node-trust';
+import { SelfSignedCa } from '../pki/self-signed-ca';
+import { TrustBundle, TrustSource } from '../pki/trust-bundle';
+import { VaultIssuer } from '../pki/vault-issuer';
+import { VaultCaBundle, VaultPkiKeyType, VaultPkiSetup } from '../pki/vault-pki-setup';
+import { VaultServer } from '../pki/vault-server';
+import { ConfigurationError, Problems, show } from '../private/validation';
+import { clusterScoped } from '../private/workload';
+
+/** What Harbor needs of the TLS chain the app set up. */
+export interface PkiResult {
+  readonly tls: HarborTls;
+  /** What Harbor's pods trust besides the public roots. */
+  readonly caBundle?: CaBundleRef;
+  /** The charts Harbor's chart must come after. */
+  readonly charts: Chart[];
+  /** Charts that run beside Harbor, such as the node trust DaemonSet. */
+  readonly companions: Chart[];
+  readonly selfSignedCa?: SelfSignedCa;
+  readonly vaultServer?: VaultServer;
+  readonly trustBundle?: TrustBundle;
+  readonly nodeTrust?: NodeTrust;
+}
+
+type Vault = Extract<HarborConfig['tls'], { type: 'vault' }>;
+type Acme = Extract<HarborConfig['tls'], { type: 'acme' }>;
+
+const KEY_TYPES: Record<string, VaultPkiKeyType> = {
+  'ec-256': VaultPkiKeyType.EC_256,
+  'ec-384': VaultPkiKeyType.EC_384,
+  'rsa-2048': VaultPkiKeyType.RSA_2048,
+  'rsa-4096': VaultPkiKeyType.RSA_4096,
+};
+
+/** The labels Harbor's namespace needs so the trust bundle reaches it. */
+export function trustLabels(config: HarborConfig): Record<string, string> {
+  return config.trust ? TrustBundle.namespaceLabelsOf(bundleName(config)) : {};
+}
+
+function bundleName(config: HarborConfig): string {
+  return config.trust?.bundleName ?? `${config.instance}-ca`;
+}
+
+/**
+ * Records a construct's problems under `prefix` instead of throwing, so that every problem of
+ * a configuration is reported in one pass.
+ */
+function capture<T>(problems: Problems, prefix: string, build: () => T): T | undefined {
+  try {
+    return build();
+  } catch (err) {
+    const found = err instanceof ConfigurationError ? err.problems : [(err as Error).message];
+    problems.addAll(found.map((problem) => `${prefix}${problem}`));
+    return undefined;
+  }
+}
+
+/**
+ * The issuers, the Vault server and PKI setup, the trust bundle and the node trust a
+ * configuration asks for, each in a chart that comes after `base`. Problems are recorded.
+ */
+export function buildPki(
+  app: App,
+  config: HarborConfig,
+  base: Chart,
+  nfsStorageClasses: string[],
+  problems: Problems,
+): PkiResult | undefined {
+  const tlsConfig = config.tls;
+  const install = certManagerInstall(config.certManager);
+  const trust = config.trust;
+  const trustNamespace = trust?.trustNamespace ?? 'cert-manager';
+  const charts: Chart[] = [];
+  const options =
+    tlsConfig.type === 'secret'
+      ? {}
+      : { duration: tlsConfig.duration, renewBefore: tlsConfig.renewBefore };
+  const sources: TrustSource[] = [];
+
+  const pkiChart = (): Chart => {
+    if (charts.some((chart) => chart.node.id === 'pki')) {
+      return charts.find((chart) => chart.node.id === 'pki')!;
+    }
+    const chart = new Chart(app, 'pki', {
+      namespace: config.namespace,
+      disableResourceNameHashes: true,
+    });
+    chart.addDependency(charts[charts.length - 1] ?? base);
+    charts.push(chart);
+    return chart;
+  };
+
+  let tls: HarborTls | undefined;
+  let selfSignedCa: SelfSignedCa | undefined;
+  let vaultServer: VaultServer | undefined;
+  let ownCa: SecretKeyRef | undefined;
+  switch (tlsConfig.type) {
+    case 'selfSigned': {
+      const kind = (tlsConfig.issuerKind ??
+        (trust ? IssuerKind.CLUSTER_ISSUER : IssuerKind.ISSUER)) as IssuerKind;
+      if (trust) {
+        problems.check(
+          kind === IssuerKind.CLUSTER_ISSUER,
+          'tls.issuerKind',
+          `"Issuer" keeps the CA in Harbor's namespace, where trust-manager cannot read it; use` +
+            ' "ClusterIssuer", or set trust to null',
+        );
+        problems.check(
+          install.clusterResourceNamespace === trustNamespace,
+          'trust.trustNamespace',
+          `${show(trustNamespace)} is not cert-manager's cluster resource namespace` +
+            ` ${show(install.clusterResourceNamespace)}, where the CA's Secret is; trust-manager` +
+            ' reads sources only in its own namespace',
+        );
+      }
+      const name = `${config.instance}-ca`;
+      selfSignedCa = capture(
+        problems,
+        'tls.ca.',
+        () =>
+          new SelfSignedCa(pkiChart(), 'SelfSignedCa', {
+            name,
+            commonName: tlsConfig.ca?.commonName,
+            organization: tlsConfig.ca?.organization,
+            duration: tlsConfig.ca?.duration,
+            kind,
+            certManager: config.certManager,
+          }),
+      );
+      if (!selfSignedCa) return undefined;
+      tls = HarborTls.fromIssuer(selfSignedCa.issuer, options);
+      sources.push({ kind: 'Secret', ...selfSignedCa.caBundle });
+      if (kind === IssuerKind.ISSUER) ownCa = selfSignedCa.caBundle;
+      break;
+    }
+    case 'vault': {
+      const built = buildVault(app, config, tlsConfig, base, charts, pkiChart, problems, {
+        nfsStorageClasses,
+        trustNamespace,
+      });
+      if (!built) return undefined;
+      vaultServer = built.server;
+      tls = HarborTls.fromIssuer(built.issuer, options);
+      if (built.rootCa) sources.push(built.rootCa);
+      else if (trust) {
+        problems.add(
+          'tls.rootCa',
+          'root CA bundle required: without tls.setup nothing publishes the root, and the' +
+            " issued Secrets' ca.crt is not a trust anchor; name the ConfigMap in" +
+            ` ${show(trustNamespace)} that holds the root, or add tls.setup`,
+        );
+      }
+      break;
+    }
+    case 'acme': {
+      const issuer = buildAcme(config, tlsConfig, pkiChart(), problems);
+      if (!issuer) return undefined;
+      tls = HarborTls.fromIssuer(issuer, options);
+      break;
+    }
+    case 'issuer':
+      tls = HarborTls.fromIssuer(
+        {
+          name: tlsConfig.name,
+          kind: tlsConfig.kind as IssuerKind | undefined,
+          maxDuration: tlsConfig.maxDuration,
+        },
+        options,
+      );
+      break;
+    case 'secret':
+      tls = HarborTls.fromSecret(tlsConfig.secretName);
+      break;
+  }
+
+  for (const source of trust?.extraSources ?? []) sources.push(source);
+  let trustBundle: TrustBundle | undefined;
+  let nodeTrust: NodeTrust | undefined;
+  const companions: Chart[] = [];
+  // a public CA needs no distribution: nodes and clients trust it already
+  if (trust && sources.length > 0) {
+    trustBundle = capture(
+      problems,
+      'trust.',
+      () => new TrustBundle(pkiChart(), 'TrustBundle', { name: bundleName(config), sources }),
+    );
+    problems.check(
+      config.caBundle === undefined,
+      'caBundle',
+      `Harbor trusts the bundle ${show(bundleName(config))}, which trust-manager writes into its` +
+        ' namespace; add this CA to trust.extraSources (a ConfigMap or Secret in' +
+        ` ${show(trustNamespace)}) and remove caBundle, or set trust to null`,
+    );
+  }
+  if (trust?.nodes && trustBundle) {
+    nodeTrust = buildNodeTrust(app, config, trust.nodes, trustBundle, charts, base, problems);
+    if (nodeTrust) companions.push(Chart.of(nodeTrust));
+  }
+
+  problems.check(
+    ownCa === undefined || config.caBundle === undefined,
+    'caBundle',
+    'with tls.type selfSigned Harbor trusts the self-signed root; remove caBundle or choose' +
+      ' tls.type issuer or secret',
+  );
+  const caBundle: CaBundleRef | undefined = trustBundle?.ref ?? ownCa ?? config.caBundle;
+  return {
+    tls: tls!,
+    caBundle,
+    charts,
+    companions,
+    selfSignedCa,
+    vaultServer,
+    trustBundle,
+    nodeTrust,
+  };
+}
+
+/** The Vault issuer, with the in-cluster server and the PKI setup when asked for. */
+function buildVault(
+  app: App,
+  config: HarborConfig,
+  vault: Vault,
+  base: Chart,
+  charts: Chart[],
+  pkiChart: () => Chart,
+  problems: Problems,
+  context: { nfsStorageClasses: string[]; trustNamespace: string },
+): { issuer: IssuerRef; server?: VaultServer; rootCa?: TrustSource } | undefined {
+  const inCluster = vault.inClusterServer;
+  const kind = (vault.issuerKind ?? IssuerKind.ISSUER) as IssuerKind;
+  const install = certManagerInstall(config.certManager);
+  const issuerNamespace =
+    kind === IssuerKind.ISSUER ? config.namespace : install.clusterResourceNamespace;
+  problems.check(
+    (vault.server === undefined) !== (inCluster === undefined),
+    'tls',
+    'needs exactly one of server (a Vault that exists) and inClusterServer (a Vault this' +
+      ' configuration runs)',
+  );
+  if (inCluster) {
+    problems.check(
+      vault.serverCa === undefined,
+      'tls.serverCa',
+      "is the in-cluster server's own CA already; remove it",
+    );
+  }
+  problems.check(
+    vault.setup === undefined || vault.setup.credentials !== undefined || inCluster !== undefined,
+    'tls.setup.credentials',
+    'is missing; name the Secret key with a Vault token that may mount, tune and write roles,' +
+      ' policies and auth (the in-cluster server alone provides its own)',
+  );
+
+  let server: VaultServer | undefined;
+  let vaultChart: Chart | undefined;
+  let listenerIssuer: IssuerRef | undefined;
+  if (inCluster) {
+    const namespace = inCluster.namespace ?? 'vault';
+    problems.check(
+      namespace !== config.namespace,
+      'tls.inClusterServer.namespace',
+      `${show(namespace)} is Harbor's namespace; give Vault a namespace of its own`,
+    );
+    vaultChart = new Chart(app, 'vault', { namespace, disableResourceNameHashes: true });
+    vaultChart.addDependency(base);
+    charts.push(vaultChart);
+    const ns = new kplus.Namespace(vaultChart, 'Namespace', {
+      metadata: {
+        name: namespace,
+        labels: { 'pod-security.kubernetes.io/enforce': 'restricted' },
+      },
+    });
+    clusterScoped(ApiObject.of(ns));
+    // Vault cannot issue its own listener certificate: cert-manager's CA does
+    const listenerCa = capture(
+      problems,
+      'tls.inClusterServer.',
+      () =>
+        new SelfSignedCa(vaultChart!, 'ListenerCa', {
+          name: `${config.instance}-vault-tls-ca`,
+          commonName: `${config.instance} Vault listener CA`,
+          kind: IssuerKind.CLUSTER_ISSUER,
+          certManager: config.certManager,
+        }),
+    );
+    if (!listenerCa) return undefined;
+    listenerIssuer = listenerCa.issuer;
+    server = capture(
+      problems,
+      'tls.inClusterServer.',
+      () =>
+        new VaultServer(vaultChart!, 'VaultServer', {
+          namespace,
+          storage: inCluster.storage,
+          issuer: listenerCa.issuer,
+          nfsStorageClasses: context.nfsStorageClasses,
+          image: inCluster.image,
+          ui: inCluster.ui,
+          images: { registry: config.images.registry },
+        }),
+    );
+    if (!server) return undefined;
+  }
+
+  const address = server?.address ?? vault.server!;
+  const chart = pkiChart();
+  let issuerCa: SecretKeyRef | undefined = vault.serverCa;
+  if (server) {
+    // the issuer reads Vault's CA from a Secret of its own namespace: any certificate of the
+    // listener CA carries that CA as ca.crt
+    const secretName = `${config.instance}-vault-ca`;
+    new certmanager.Certificate(chart, 'VaultCa', {
+      metadata: { name: secretName, namespace: issuerNamespace },
+      spec: {
+        secretName,
+        commonName: `${config.instance} Vault CA holder`,
+        dnsNames: [`${secretName}.${issuerNamespace}.invalid`],
+        duration: '8760h',
+        privateKey: { algorithm: certmanager.CertificateSpecPrivateKeyAlgorithm.ECDSA, size: 256 },
+        issuerRef: toIssuerRef(listenerIssuer!),
+      },
+    });
+    issuerCa = { name: secretName, key: 'ca.crt' };
+  }
+  const issuer = capture(
+    problems,
+    'tls.',
+    () =>
+      new VaultIssuer(chart, 'VaultIssuer', {
+        name: `${config.instance}-vault`,
+        kind,
+        server: address,
+        caBundle: issuerCa,
+        mount: vault.mount,
+        role: vault.role,
+        maxDuration: vault.maxDuration,
+        auth: vault.auth,
+        certManager: config.certManager,
+      }),
+  );
+  if (!issuer) return undefined;
+
+  let rootCa: TrustSource | undefined = vault.rootCa && { kind: 'ConfigMap', ...vault.rootCa };
+  const setup = vault.setup;
+  if (setup) {
+    const rootCaName = `${config.instance}-vault-root-ca`;
+    const credentials = setup.credentials ?? {
+      name: server!.initSecretName,
+      key: 'root-token',
+    };
+    const setupChart = vaultChart ?? chart;
+    const caBundle = server
+      ? VaultCaBundle.fromSecret(server.caBundle)
+      : vault.serverCa && VaultCaBundle.fromSecret(vault.serverCa);
+    const [mount, role] = issuer.path.split('/sign/');
+    capture(
+      problems,
+      'tls.setup.',
+      () =>
+        new VaultPkiSetup(setupChart, 'VaultPkiSetup', {
+          name: `${config.instance}-vault-pki-setup`,
+          server: address,
+          caBundle,
+          credentials,
+          rootMount: setup.rootMount,
+          intermediateMount: mount,
+          roleName: role,
+          rootCommonName: setup.rootCommonName,
+          intermediateCommonName: setup.intermediateCommonName,
+          organization: setup.organization,
+          rootTtl: setup.rootTtl,
+          intermediateTtl: setup.intermediateTtl,
+          maxTtl: issuer.issuer.maxDuration,
+          keyType: setup.keyType ? KEY_TYPES[setup.keyType] : undefined,
+          allowedDomains: [config.host],
+          allowSubdomains: setup.allowSubdomains,
+          kubernetesAuth: {
+            mountPath: issuer.login.mountPath,
+            roleName: issuer.login.role,
+            serviceAccountName: issuer.login.serviceAccountName,
+            serviceAccountNamespace: issuer.login.serviceAccountNamespace,
+            audience: issuer.login.audience,
+            configure:
+              (setup.configureKubernetesAuth ?? server !== undefined)
+                ? { kubernetesHost: setup.kubernetesHost }
+                : undefined,
+          },
+          rootCaConfigMap: { name: rootCaName, namespace: context.trustNamespace },
+          images: { registry: config.images.registry },
+        }),
+    );
+    rootCa ??= { kind: 'ConfigMap', name: rootCaName };
+  }
+  return { issuer: issuer.issuer, server, rootCa };
+}
+
+function buildAcme(
+  config: HarborConfig,
+  acme: Acme,
+  chart: Chart,
+  problems: Problems,
+): IssuerRef | undefined {
+  problems.check(
+    acme.http01 === undefined || acme.dns01 === undefined,
+    'tls',
+    'takes one of http01 and dns01; HTTP-01 needs the host reachable from the ACME server on' +
+      ' port 80, DNS-01 works for private hosts',
+  );
+  const solver = acme.dns01
+    ? AcmeSolver.dns01Rfc2136(acme.dns01.rfc2136)
+    : AcmeSolver.http01({
+        ingressClassName: acme.http01?.ingressClassName ?? config.ingressClassName,
+      });
+  const issuer = capture(
+    problems,
+    'tls.',
+    () =>
+      new AcmeIssuer(chart, 'AcmeIssuer', {
+        name: `${config.instance}-acme`,
+        kind: (acme.issuerKind ?? IssuerKind.ISSUER) as IssuerKind,
+        server: acme.server,
+        email: acme.email,
+        solver,
+        externalAccountBinding: acme.externalAccountBinding,
+      }),
+  );
+  return issuer?.issuer;
+}
+
+type NodesConfig = NonNullable<NonNullable<HarborConfig['trust']>['nodes']>;
+
+/** The DaemonSet that writes the CA onto every node, in a privileged namespace of its own. */
+function buildNodeTrust(
+  app: App,
+  config: HarborConfig,
+  nodes: NodesConfig,
+  bundle: TrustBundle,
+  charts: Chart[],
+  base: Chart,
+  problems: Problems,
+): NodeTrust | undefined {
+  const namespace = nodes.namespace ?? `${config.instance}-node-trust`;
+  problems.check(
+    namespace !== config.namespace,
+    'trust.nodes.namespace',
+    `${show(namespace)} is Harbor's namespace, whose pods must stay unprivileged; give the node` +
+      ' trust DaemonSet a namespace of its own',
+  );
+  const chart = new Chart(app, 'node-trust', { namespace, disableResourceNameHashes: true });
+  chart.addDependency(charts[charts.length - 1] ?? base);
+  const ns = new kplus.Namespace(chart, 'Namespace', {
+    metadata: {
+      name: namespace,
+      // writing into the nodes' /etc needs host paths and root
+      labels: { 'pod-security.kubernetes.io/enforce': 'privileged', ...bundle.namespaceLabels },
+    },
+  });
+  clusterScoped(ApiObject.of(ns));
+  const interval = nodes.interval === undefined ? undefined : intervalOf(nodes.interval, problems);
+  return capture(
+    problems,
+    'trust.nodes.',
+    () =>
+      new NodeTrust(chart, 'NodeTrust', {
+        namespace,
+        host: config.host,
+        port: config.port,
+        caConfigMap: bundle.ref.name,
+        caKey: bundle.ref.key,
+        containerd: {
+          enabled: nodes.containerd,
+          certsDir: nodes.containerdCertsDir,
+          checkConfig: nodes.containerdConfigCheck,
+        },
+        docker: { enabled: nodes.docker, certsDir: nodes.dockerCertsDir },
+        rancher: nodes.rancher ? { distribution: nodes.rancher as RancherDistribution } : undefined,
+        interval,
+        image: nodes.image,
+        images: { registry: config.images.registry },
+      }),
+  );
+}
+
+function intervalOf(value: string, problems: Problems): Duration | undefined {
+  const match = /^(\d{1,6})(s|m|h)$/.exec(value);
+  if (!match) {
+    problems.add(
+      'trust.nodes.interval',
+      `${show(value)} is not a duration; use seconds, minutes or hours ("300s", "5m", "1h")`,
+    );
+    return undefined;
+  }
+  const amount = Number(match[1]);
+  if (match[2] === 's') return Duration.seconds(amount);
+  return match[2] === 'm' ? Duration.minutes(amount) : Duration.hours(amount);
+}
