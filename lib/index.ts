@@ -15,6 +15,7 @@ export * from './harbor/resources';
 export * from './harbor/secrets';
 export * from './harbor/trivy';
 export * from './pki/acme-issuer';
+export * from './pki/certificate-chain';
 export * from './pki/issuer-ref';
 export * from './pki/node-trust';
 export * from './pki/self-signed-ca';

@@ -1,4 +1,5 @@
 import * as fs from 'fs';
+import * as path from 'path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { DEFAULT_CONFIG } from './profile';
@@ -104,7 +105,7 @@ const acme = z.strictObject({
   dns01: z
     .strictObject({
       rfc2136: z.strictObject({
-        nameserver: checked(checks.serverAddress),
+        nameserver: z.string(),
         tsigKeyName: z.string().min(1).optional(),
         tsigAlgorithm: z.string().min(1).optional(),
         tsigSecret: secretKeyRef.optional(),
@@ -142,6 +143,8 @@ const tls = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('secret'),
     secretName: name,
+    chainFile: z.string().min(1).optional(),
+    rootsFile: z.string().min(1).optional(),
   }),
 ]);
 
@@ -513,7 +516,22 @@ export function loadConfig(file?: string, source = file): HarborConfig {
       reserved.map((key) => `${key}: unknown key; remove it`),
     );
   }
-  return parseConfig(overlay(DEFAULT_CONFIG as unknown as Json, override), source ?? file);
+  const config = parseConfig(overlay(DEFAULT_CONFIG as unknown as Json, override), source ?? file);
+  return withFilesFrom(path.dirname(file), config);
+}
+
+/** The configuration with the files it names resolved against the directory it came from. */
+function withFilesFrom(dir: string, config: HarborConfig): HarborConfig {
+  if (config.tls.type !== 'secret') return config;
+  const resolve = (file?: string) => (file === undefined ? undefined : path.resolve(dir, file));
+  return {
+    ...config,
+    tls: {
+      ...config.tls,
+      chainFile: resolve(config.tls.chainFile),
+      rootsFile: resolve(config.tls.rootsFile),
+    },
+  };
 }
 
 /** Keys that would reach an object's prototype instead of a setting when merged. */

@@ -1,3 +1,4 @@
+import * as fs from 'fs';
 import { ApiObject, App, Chart, Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import * as certmanager from '../../imports/cert-manager.io';
@@ -5,6 +6,7 @@ import { HarborConfig } from './config';
 import { CaBundleRef, SecretKeyRef } from '../harbor/common';
 import { HarborTls } from '../harbor/ingress';
 import { AcmeIssuer, AcmeSolver } from '../pki/acme-issuer';
+import { readCertificateChain } from '../pki/certificate-chain';
 import { IssuerKind, IssuerRef, certManagerInstall, toIssuerRef } from '../pki/issuer-ref';
 import { NodeTrust, RancherDistribution } from '../pki/node-trust';
 import { SelfSignedCa } from '../pki/self-signed-ca';
@@ -178,6 +180,14 @@ export function buildPki(
       break;
     case 'secret':
       tls = HarborTls.fromSecret(tlsConfig.secretName);
+      if (tlsConfig.chainFile) checkChain(config, tlsConfig, problems);
+      else {
+        problems.check(
+          tlsConfig.rootsFile === undefined,
+          'tls.rootsFile',
+          'checks tls.chainFile, which is not set; name the public chain file or remove rootsFile',
+        );
+      }
       break;
   }
 
@@ -224,6 +234,37 @@ export function buildPki(
   };
 }
 
+type Provided = Extract<HarborConfig['tls'], { type: 'secret' }>;
+
+/**
+ * Checks the public chain of a provided certificate, as its Secret's `tls.crt` holds it: leaf
+ * first, every intermediate, ending at a root the clients trust, valid for the host.
+ */
+function checkChain(config: HarborConfig, provided: Provided, problems: Problems): void {
+  let roots: string[] | undefined;
+  if (provided.rootsFile) {
+    try {
+      const text = fs.readFileSync(provided.rootsFile, 'utf-8');
+      roots = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+      problems.check(
+        roots.length > 0,
+        'tls.rootsFile',
+        `${show(provided.rootsFile)} holds no PEM certificate; name the file of the root CA`,
+      );
+    } catch (err) {
+      problems.add('tls.rootsFile', `cannot be read: ${(err as Error).message}`);
+      return;
+    }
+  }
+  problems.addAll(
+    readCertificateChain(
+      provided.chainFile!,
+      { host: config.host, port: config.port, roots },
+      'tls.chainFile',
+    ),
+  );
+}
+
 /** The Vault issuer, with the in-cluster server and the PKI setup when asked for. */
 function buildVault(
   app: App,
@@ -244,7 +285,7 @@ function buildVault(
     (vault.server === undefined) !== (inCluster === undefined),
     'tls',
     'needs exactly one of server (a Vault that exists) and inClusterServer (a Vault this' +
-      ' configuration runs)',
+      ' configuration runs); for an existing Vault set inClusterServer to null',
   );
   if (inCluster) {
     problems.check(
@@ -353,15 +394,15 @@ function buildVault(
   const setup = vault.setup;
   if (setup) {
     const rootCaName = `${config.instance}-vault-root-ca`;
-    const credentials = setup.credentials ?? {
-      name: server!.initSecretName,
-      key: 'root-token',
-    };
+    // the in-cluster server's init Job keeps its root token in a Secret beside it
+    const credentials: SecretKeyRef | undefined =
+      setup.credentials ?? (server && { name: server.initSecretName, key: 'root-token' });
     const setupChart = vaultChart ?? chart;
     const caBundle = server
       ? VaultCaBundle.fromSecret(server.caBundle)
       : vault.serverCa && VaultCaBundle.fromSecret(vault.serverCa);
     const [mount, role] = issuer.path.split('/sign/');
+    if (!credentials) return undefined;
     capture(
       problems,
       'tls.setup.',

@@ -40,7 +40,13 @@ export class AcmeSolver {
       },
     };
     return new AcmeSolver('dns01', spec, (problems, prefix) => {
-      problems.value(`${prefix}nameserver`, options.nameserver, serverAddress);
+      problems.value(`${prefix}nameserver`, options.nameserver, (value) => {
+        const [host, port, ...rest] = value.split(':');
+        const portOk = port === undefined || (/^\d{1,5}$/.test(port) && Number(port) <= 65535);
+        return rest.length === 0 && portOk && serverAddress(host) === undefined
+          ? undefined
+          : 'is not a DNS server address; use host or host:port, such as "ns1.example.test:53"';
+      });
       problems.check(
         (options.tsigKeyName === undefined) === (options.tsigSecret === undefined),
         `${prefix}tsigKeyName`,
@@ -67,7 +73,7 @@ export class AcmeSolver {
 }
 
 export interface AcmeRfc2136Options {
-  /** The authoritative DNS server, `host` or `host:port`. */
+  /** The authoritative DNS server, `host` or `host:port` (IPv4). */
   readonly nameserver: string;
   /** @default - updates are not signed */
   readonly tsigKeyName?: string;
