@@ -14,7 +14,7 @@ import { TrustBundle, TrustSource } from '../pki/trust-bundle';
 import { VaultIssuer } from '../pki/vault-issuer';
 import { VaultCaBundle, VaultPkiKeyType, VaultPkiSetup } from '../pki/vault-pki-setup';
 import { VaultServer } from '../pki/vault-server';
-import { ConfigurationError, Problems, show } from '../private/validation';
+import { Problems, show } from '../private/validation';
 import { clusterScoped } from '../private/workload';
 
 /** What Harbor needs of the TLS chain the app set up. */
@@ -49,20 +49,6 @@ export function trustLabels(config: HarborConfig): Record<string, string> {
 
 function bundleName(config: HarborConfig): string {
   return config.trust?.bundleName ?? `${config.instance}-ca`;
-}
-
-/**
- * Records a construct's problems under `prefix` instead of throwing, so that every problem of
- * a configuration is reported in one pass.
- */
-function capture<T>(problems: Problems, prefix: string, build: () => T): T | undefined {
-  try {
-    return build();
-  } catch (err) {
-    const found = err instanceof ConfigurationError ? err.problems : [(err as Error).message];
-    problems.addAll(found.map((problem) => `${prefix}${problem}`));
-    return undefined;
-  }
 }
 
 /**
@@ -124,8 +110,7 @@ export function buildPki(
         );
       }
       const name = `${config.instance}-ca`;
-      selfSignedCa = capture(
-        problems,
+      selfSignedCa = problems.capture(
         'tls.ca.',
         () =>
           new SelfSignedCa(pkiChart(), 'SelfSignedCa', {
@@ -197,8 +182,7 @@ export function buildPki(
   const companions: Chart[] = [];
   // a public CA needs no distribution: nodes and clients trust it already
   if (trust && sources.length > 0) {
-    trustBundle = capture(
-      problems,
+    trustBundle = problems.capture(
       'trust.',
       () => new TrustBundle(pkiChart(), 'TrustBundle', { name: bundleName(config), sources }),
     );
@@ -322,8 +306,7 @@ function buildVault(
     });
     clusterScoped(ApiObject.of(ns));
     // Vault cannot issue its own listener certificate: cert-manager's CA does
-    const listenerCa = capture(
-      problems,
+    const listenerCa = problems.capture(
       'tls.inClusterServer.',
       () =>
         new SelfSignedCa(vaultChart!, 'ListenerCa', {
@@ -335,8 +318,7 @@ function buildVault(
     );
     if (!listenerCa) return undefined;
     listenerIssuer = listenerCa.issuer;
-    server = capture(
-      problems,
+    server = problems.capture(
       'tls.inClusterServer.',
       () =>
         new VaultServer(vaultChart!, 'VaultServer', {
@@ -372,8 +354,7 @@ function buildVault(
     });
     issuerCa = { name: secretName, key: 'ca.crt' };
   }
-  const issuer = capture(
-    problems,
+  const issuer = problems.capture(
     'tls.',
     () =>
       new VaultIssuer(chart, 'VaultIssuer', {
@@ -403,8 +384,7 @@ function buildVault(
       : vault.serverCa && VaultCaBundle.fromSecret(vault.serverCa);
     const [mount, role] = issuer.path.split('/sign/');
     if (!credentials) return undefined;
-    capture(
-      problems,
+    problems.capture(
       'tls.setup.',
       () =>
         new VaultPkiSetup(setupChart, 'VaultPkiSetup', {
@@ -461,8 +441,7 @@ function buildAcme(
     : AcmeSolver.http01({
         ingressClassName: acme.http01?.ingressClassName ?? config.ingressClassName,
       });
-  const issuer = capture(
-    problems,
+  const issuer = problems.capture(
     'tls.',
     () =>
       new AcmeIssuer(chart, 'AcmeIssuer', {
@@ -507,8 +486,7 @@ function buildNodeTrust(
   });
   clusterScoped(ApiObject.of(ns));
   const interval = nodes.interval === undefined ? undefined : intervalOf(nodes.interval, problems);
-  return capture(
-    problems,
+  return problems.capture(
     'trust.nodes.',
     () =>
       new NodeTrust(chart, 'NodeTrust', {

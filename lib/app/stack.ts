@@ -13,7 +13,7 @@ import { HarborRedis } from '../harbor/redis';
 import { TrivySeverity } from '../harbor/trivy';
 import { SelfSignedCa } from '../pki/self-signed-ca';
 import { PkiResult, buildPki, trustLabels } from './pki';
-import { ConfigurationError, Problems, show } from '../private/validation';
+import { Problems, show } from '../private/validation';
 import { clusterScoped } from '../private/workload';
 import { CsiDriverNfs, OnDelete } from '../storage/csi-driver-nfs';
 import { NfsExport, NfsExportProps, NfsVersion, Squash } from '../storage/nfs-export';
@@ -50,15 +50,8 @@ function buildStorage(
     namespace: nfs.type === 'static' ? undefined : nfs.namespace,
     disableResourceNameHashes: true,
   });
-  const capture = <T>(build: () => T, prefix = 'nfs.'): T | undefined => {
-    try {
-      return build();
-    } catch (err) {
-      const found = err instanceof ConfigurationError ? err.problems : [(err as Error).message];
-      problems.addAll(found.map((problem) => `${prefix}${problem}`));
-      return undefined;
-    }
-  };
+  const capture = <T>(build: () => T, prefix = 'nfs.'): T | undefined =>
+    problems.capture(prefix, build);
 
   problems.check(
     config.registryStorage.storageClassName === nfs.storageClassName,

@@ -1,7 +1,7 @@
-import { ApiObject, Chart } from 'cdk8s';
+import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import * as certmanager from '../../imports/cert-manager.io';
-import { IssuerKind, IssuerRef, newIssuer } from './issuer-ref';
+import { IssuerKind, IssuerRef, issuerNamespace, newIssuer } from './issuer-ref';
 import { SecretKeyRef } from '../harbor/common';
 import { dataKey, dnsName, objectName, serverAddress } from '../private/checks';
 import { Problems, show } from '../private/validation';
@@ -159,11 +159,7 @@ export class AcmeIssuer extends Construct {
     const problems = new Problems();
     problems.addAll(AcmeIssuer.check(props));
     const kind = props.kind ?? IssuerKind.ISSUER;
-    problems.check(
-      kind === IssuerKind.CLUSTER_ISSUER || Chart.of(this).namespace !== undefined,
-      'namespace',
-      'an Issuer needs the namespace of its chart; give the chart one, or use a ClusterIssuer',
-    );
+    issuerNamespace(problems, this, kind);
     problems.throwIfAny(`ACME issuer ${show(props.name)}`);
 
     const binding = props.externalAccountBinding;

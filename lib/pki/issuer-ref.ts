@@ -1,6 +1,7 @@
-import { ApiObject } from 'cdk8s';
+import { ApiObject, Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import * as certmanager from '../../imports/cert-manager.io';
+import { Problems } from '../private/validation';
 import { clusterScoped } from '../private/workload';
 
 /** The two kinds of cert-manager issuer a Certificate can name. */
@@ -83,4 +84,22 @@ export function certManagerInstall(install: CertManagerInstall = {}): Required<C
     serviceAccountName: install.serviceAccountName ?? 'cert-manager',
     clusterResourceNamespace: install.clusterResourceNamespace ?? namespace,
   };
+}
+
+/**
+ * The namespace of the chart an issuer is built in, recording a problem when a namespaced
+ * Issuer has none to live in.
+ */
+export function issuerNamespace(
+  problems: Problems,
+  scope: Construct,
+  kind: IssuerKind,
+): string | undefined {
+  const namespace = Chart.of(scope).namespace;
+  problems.check(
+    kind === IssuerKind.CLUSTER_ISSUER || namespace !== undefined,
+    'namespace',
+    'an Issuer needs the namespace of its chart; give the chart one, or use a ClusterIssuer',
+  );
+  return namespace;
 }

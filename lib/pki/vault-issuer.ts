@@ -1,4 +1,4 @@
-import { ApiObject, Chart } from 'cdk8s';
+import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import * as k8s from '../../imports/k8s';
 import {
@@ -6,6 +6,7 @@ import {
   IssuerKind,
   IssuerRef,
   certManagerInstall,
+  issuerNamespace,
   newIssuer,
 } from './issuer-ref';
 import { checkVaultServer } from './vault-pki-setup';
@@ -151,12 +152,7 @@ export class VaultIssuer extends Construct {
     problems.addAll(VaultIssuer.check(props));
     const kind = props.kind ?? IssuerKind.ISSUER;
     const install = certManagerInstall(props.certManager);
-    const chartNamespace = Chart.of(this).namespace;
-    problems.check(
-      kind === IssuerKind.CLUSTER_ISSUER || chartNamespace !== undefined,
-      'namespace',
-      'an Issuer needs the namespace of its chart; give the chart one, or use a ClusterIssuer',
-    );
+    const chartNamespace = issuerNamespace(problems, this, kind);
     problems.throwIfAny(`Vault issuer ${show(props.name)}`);
 
     // a ClusterIssuer's ServiceAccount must be where cert-manager resolves cluster resources

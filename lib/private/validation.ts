@@ -35,6 +35,20 @@ export class Problems {
     return this.messages.length;
   }
 
+  /**
+   * Builds something whose constructor validates, recording its problems under `prefix`
+   * instead of throwing, so that every problem of an input is reported in one pass.
+   */
+  public capture<T>(prefix: string, build: () => T): T | undefined {
+    try {
+      return build();
+    } catch (err) {
+      const found = err instanceof ConfigurationError ? err.problems : [(err as Error).message];
+      this.addAll(found.map((problem) => `${prefix}${problem}`));
+      return undefined;
+    }
+  }
+
   /** Throws a `ConfigurationError` listing every collected problem, if there is any. */
   public throwIfAny(subject: string): void {
     if (this.messages.length > 0) throw new ConfigurationError(subject, this.messages);

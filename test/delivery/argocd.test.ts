@@ -85,7 +85,7 @@ describe('Argo CD delivery', () => {
     }
   });
 
-  test('orders the areas storage, issuers, Harbor', () => {
+  test('orders the areas storage, Vault, issuers, then Harbor beside node trust', () => {
     const waves = Object.fromEntries(
       apps
         .filter((a) => a.metadata.annotations)
@@ -95,8 +95,11 @@ describe('Argo CD delivery', () => {
         ]),
     );
 
-    expect(waves['harbor-storage']).toBeLessThan(waves['harbor-pki']);
+    expect(waves['harbor-storage']).toBeLessThan(waves['harbor-vault']);
+    expect(waves['harbor-vault']).toBeLessThan(waves['harbor-pki']);
     expect(waves['harbor-pki']).toBeLessThan(waves.harbor);
+    // the DaemonSet needs the bundle's ConfigMap, not Harbor
+    expect(waves['harbor-node-trust']).toBe(waves.harbor);
   });
 
   test('skips the dry run of kinds whose CRD is not there yet (field failure #46)', () => {
