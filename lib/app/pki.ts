@@ -51,6 +51,46 @@ function bundleName(config: HarborConfig): string {
   return config.trust?.bundleName ?? `${config.instance}-ca`;
 }
 
+/** Namespaces that exist in every cluster. */
+const CLUSTER_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
+
+/**
+ * Who owns each namespace the configuration names already, so that no namespace this app
+ * creates is one that belongs to something else or is created twice with other labels.
+ */
+function ownersOf(config: HarborConfig): Map<string, string> {
+  const install = certManagerInstall(config.certManager);
+  const owners = new Map<string, string>();
+  const own = (namespace: string | undefined, owner: string) => {
+    if (namespace !== undefined && !owners.has(namespace)) owners.set(namespace, owner);
+  };
+  own(config.namespace, "Harbor's namespace");
+  own(install.namespace, "cert-manager's namespace");
+  own(install.clusterResourceNamespace, "cert-manager's cluster resource namespace");
+  own(config.trust?.trustNamespace ?? 'cert-manager', "trust-manager's trust namespace");
+  if ('namespace' in config.nfs) own(config.nfs.namespace, "the NFS driver's namespace");
+  for (const namespace of CLUSTER_NAMESPACES) own(namespace, 'a namespace every cluster has');
+  return owners;
+}
+
+/** Records a problem when a namespace this app would create belongs to something else. */
+function checkOwnNamespace(
+  problems: Problems,
+  owners: Map<string, string>,
+  field: string,
+  namespace: string,
+  purpose: string,
+): void {
+  const owner = owners.get(namespace);
+  if (owner) {
+    problems.add(
+      field,
+      `${show(namespace)} is ${owner}; give ${purpose} a namespace of its own, which this` +
+        ' configuration creates and labels',
+    );
+  } else owners.set(namespace, `the namespace ${field} names`);
+}
+
 /**
  * The issuers, the Vault server and PKI setup, the trust bundle and the node trust a
  * configuration asks for, each in a chart that comes after `base`. Problems are recorded.
@@ -72,6 +112,14 @@ export function buildPki(
       ? {}
       : { duration: tlsConfig.duration, renewBefore: tlsConfig.renewBefore };
   const sources: TrustSource[] = [];
+  const owners = ownersOf(config);
+  const harborOwner = new Map([...owners].filter(([ns]) => ns !== config.namespace));
+  const taken = harborOwner.get(config.namespace);
+  problems.check(
+    taken === undefined || CLUSTER_NAMESPACES.includes(config.namespace),
+    'namespace',
+    `${show(config.namespace)} is ${taken}; give Harbor a namespace of its own`,
+  );
 
   const pkiChart = (): Chart => {
     if (charts.some((chart) => chart.node.id === 'pki')) {
@@ -132,6 +180,7 @@ export function buildPki(
       const built = buildVault(app, config, tlsConfig, base, charts, pkiChart, problems, {
         nfsStorageClasses,
         trustNamespace,
+        owners,
       });
       if (!built) return undefined;
       vaultServer = built.server;
@@ -195,7 +244,16 @@ export function buildPki(
     );
   }
   if (trust?.nodes && trustBundle) {
-    nodeTrust = buildNodeTrust(app, config, trust.nodes, trustBundle, charts, base, problems);
+    nodeTrust = buildNodeTrust(
+      app,
+      config,
+      trust.nodes,
+      trustBundle,
+      charts,
+      base,
+      owners,
+      problems,
+    );
     if (nodeTrust) companions.push(Chart.of(nodeTrust));
   }
 
@@ -243,7 +301,7 @@ function checkChain(config: HarborConfig, provided: Provided, problems: Problems
   problems.addAll(
     readCertificateChain(
       provided.chainFile!,
-      { host: config.host, port: config.port, roots },
+      { host: config.host, port: config.port, roots, rootsField: 'tls.rootsFile' },
       'tls.chainFile',
     ),
   );
@@ -258,7 +316,7 @@ function buildVault(
   charts: Chart[],
   pkiChart: () => Chart,
   problems: Problems,
-  context: { nfsStorageClasses: string[]; trustNamespace: string },
+  context: { nfsStorageClasses: string[]; trustNamespace: string; owners: Map<string, string> },
 ): { issuer: IssuerRef; server?: VaultServer; rootCa?: TrustSource } | undefined {
   const inCluster = vault.inClusterServer;
   const kind = (vault.issuerKind ?? IssuerKind.ISSUER) as IssuerKind;
@@ -290,10 +348,12 @@ function buildVault(
   let listenerIssuer: IssuerRef | undefined;
   if (inCluster) {
     const namespace = inCluster.namespace ?? 'vault';
-    problems.check(
-      namespace !== config.namespace,
+    checkOwnNamespace(
+      problems,
+      context.owners,
       'tls.inClusterServer.namespace',
-      `${show(namespace)} is Harbor's namespace; give Vault a namespace of its own`,
+      namespace,
+      'Vault',
     );
     vaultChart = new Chart(app, 'vault', { namespace, disableResourceNameHashes: true });
     vaultChart.addDependency(base);
@@ -466,14 +526,17 @@ function buildNodeTrust(
   bundle: TrustBundle,
   charts: Chart[],
   base: Chart,
+  owners: Map<string, string>,
   problems: Problems,
 ): NodeTrust | undefined {
   const namespace = nodes.namespace ?? `${config.instance}-node-trust`;
-  problems.check(
-    namespace !== config.namespace,
+  // privileged: it must share its namespace with nothing
+  checkOwnNamespace(
+    problems,
+    owners,
     'trust.nodes.namespace',
-    `${show(namespace)} is Harbor's namespace, whose pods must stay unprivileged; give the node` +
-      ' trust DaemonSet a namespace of its own',
+    namespace,
+    'the node trust DaemonSet',
   );
   const chart = new Chart(app, 'node-trust', { namespace, disableResourceNameHashes: true });
   chart.addDependency(charts[charts.length - 1] ?? base);

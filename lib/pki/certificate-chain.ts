@@ -28,6 +28,12 @@ export interface CertificateChainOptions {
   readonly roots?: readonly string[];
 
   /**
+   * Where the user names trusted roots, for messages that suggest adding one.
+   * @default 'the trusted roots'
+   */
+  readonly rootsField?: string;
+
+  /**
    * The time at which every certificate must be valid.
    * @default - the current time
    */
@@ -62,7 +68,8 @@ export function checkCertificateChain(
   certificates.forEach((certificate, i) => checkValidity(certificate, i, now, field, problems));
   const ordered = checkOrder(certificates, field, problems);
   checkLeaf(certificates[0], options.host, address, field, problems);
-  if (ordered) checkAnchor(certificates, trusted, description, field, problems);
+  const rootsHint = options.rootsField ?? 'the trusted roots';
+  if (ordered) checkAnchor(certificates, trusted, description, rootsHint, field, problems);
 
   return [...problems.all];
 }
@@ -312,6 +319,7 @@ function checkAnchor(
   certificates: X509Certificate[],
   trusted: readonly X509Certificate[],
   description: string,
+  rootsHint: string,
   field: string,
   problems: Problems,
 ): void {
@@ -322,14 +330,22 @@ function checkAnchor(
       problems.add(
         field,
         `ends with the self-signed ${describe(last, i)}, which is not among ${description}; ` +
-          'pass it as a trusted root if it is your enterprise root, or use a chain that ends ' +
-          'at a root the clients trust',
+          `if it is your enterprise root, name it in ${rootsHint}; otherwise use a chain that ` +
+          'ends at a root the clients trust',
       );
     }
     return;
   }
 
-  if (!trusted.some((root) => issues(root, last))) {
+  if (!trusted.some((root) => issues(root, last)) && last.ca) {
+    // an intermediate is there: what is missing is trust in the root above it
+    problems.add(
+      field,
+      `ends with the CA ${describe(last, i)}, issued by ${show(names(last.issuer))}, which is` +
+        ` not among ${description}; if that is your private root, name it in ${rootsHint};` +
+        ' otherwise append the intermediate that signed it',
+    );
+  } else if (!trusted.some((root) => issues(root, last))) {
     problems.add(
       field,
       `the chain lacks an intermediate: ${describe(last, i)} is issued by ` +

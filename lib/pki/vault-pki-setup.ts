@@ -1,5 +1,5 @@
 import { createHash } from 'crypto';
-import { Chart, Duration, Size } from 'cdk8s';
+import { Chart, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { SecretKeyRef } from '../harbor/common';
@@ -560,8 +560,9 @@ export class VaultPkiSetup extends Construct {
       podMetadata: { labels },
       serviceAccount: account,
       automountServiceAccountToken: true,
-      backoffLimit: 3,
-      activeDeadline: Duration.minutes(20),
+      // no deadline: a pod whose token Secret is not there yet waits for it, and a Vault that
+      // is still starting gets retries with growing pauses for over an hour
+      backoffLimit: 10,
       securityContext: podSecurity(VAULT_UID, VAULT_GID),
       initContainers: [
         {

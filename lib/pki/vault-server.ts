@@ -479,8 +479,8 @@ export class VaultServer extends Construct {
     return new k8s.KubeJob(this, 'InitJob', {
       metadata: { ...metadata, name: `${name}-${o.scriptDigest}` },
       spec: {
-        backoffLimit: 4,
-        activeDeadlineSeconds: 1800,
+        // no deadline: the server's pod may wait long for its volume and image
+        backoffLimit: 10,
         template: {
           metadata: { labels },
           spec: {

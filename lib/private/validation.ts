@@ -39,12 +39,17 @@ export class Problems {
    * Builds something whose constructor validates, recording its problems under `prefix`
    * instead of throwing, so that every problem of an input is reported in one pass.
    */
-  public capture<T>(prefix: string, build: () => T): T | undefined {
+  public capture<T>(
+    prefix: string,
+    build: () => T,
+    renames: Readonly<Record<string, string>> = {},
+  ): T | undefined {
     try {
       return build();
     } catch (err) {
-      const found = err instanceof ConfigurationError ? err.problems : [(err as Error).message];
-      this.addAll(found.map((problem) => `${prefix}${problem}`));
+      // anything but a problem of the input is a fault of ours, not of the user's settings
+      if (!(err instanceof ConfigurationError)) throw err;
+      this.addAll(err.problems.map((problem) => renamed(problem, prefix, renames)));
       return undefined;
     }
   }
@@ -53,6 +58,24 @@ export class Problems {
   public throwIfAny(subject: string): void {
     if (this.messages.length > 0) throw new ConfigurationError(subject, this.messages);
   }
+}
+
+/**
+ * A construct's problem under the name the user wrote: `renames` maps a prop path to the
+ * setting it comes from; other props get `prefix`.
+ */
+function renamed(
+  problem: string,
+  prefix: string,
+  renames: Readonly<Record<string, string>>,
+): string {
+  const field = problem.slice(0, problem.indexOf(':'));
+  for (const [from, to] of Object.entries(renames)) {
+    if (field === from || field.startsWith(`${from}.`) || field.startsWith(`${from}[`)) {
+      return `${to}${problem.slice(from.length)}`;
+    }
+  }
+  return `${prefix}${problem}`;
 }
 
 /** An input that contradicts itself or Harbor's rules. */

@@ -9,39 +9,9 @@ import * as os from 'os';
 import * as path from 'path';
 import { loadConfig } from '../../lib/app/config';
 import { buildStack } from '../../lib/app/stack';
+import { TestPki } from '../support/certificates';
 
 let dir: string;
-
-function openssl(...args: string[]): void {
-  execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-}
-
-function ca(name: string, issuer?: string): void {
-  openssl('ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', `${name}.key`);
-  if (!issuer) {
-    openssl(
-      ...['req', '-x509', '-new', '-key', `${name}.key`, '-subj', `/CN=${name}`],
-      ...['-days', '30', '-out', `${name}.crt`, '-addext', 'basicConstraints=critical,CA:TRUE'],
-    );
-    return;
-  }
-  openssl('req', '-new', '-key', `${name}.key`, '-subj', `/CN=${name}`, '-out', `${name}.csr`);
-  fs.writeFileSync(path.join(dir, `${name}.ext`), 'basicConstraints=critical,CA:TRUE,pathlen:0\n');
-  openssl(
-    ...['x509', '-req', '-in', `${name}.csr`, '-CA', `${issuer}.crt`, '-CAkey', `${issuer}.key`],
-    ...['-CAcreateserial', '-days', '30', '-out', `${name}.crt`, '-extfile', `${name}.ext`],
-  );
-}
-
-function leaf(host: string): void {
-  openssl('ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'leaf.key');
-  openssl('req', '-new', '-key', 'leaf.key', '-subj', `/CN=${host}`, '-out', 'leaf.csr');
-  fs.writeFileSync(path.join(dir, 'leaf.ext'), `subjectAltName=DNS:${host}\n`);
-  openssl(
-    ...['x509', '-req', '-in', 'leaf.csr', '-CA', 'intermediate.crt', '-CAkey', 'intermediate.key'],
-    ...['-CAcreateserial', '-days', '10', '-out', 'leaf.crt', '-extfile', 'leaf.ext'],
-  );
-}
 
 function synth(chain: string[]): void {
   fs.writeFileSync(
@@ -67,10 +37,14 @@ function synth(chain: string[]): void {
 }
 
 beforeAll(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'harbor-chain-'));
-  ca('root');
-  ca('intermediate', 'root');
-  leaf('registry.example.test');
+  const pki = new TestPki(fs.mkdtempSync(path.join(os.tmpdir(), 'harbor-chain-')));
+  const root = pki.root('root');
+  const intermediate = pki.intermediate('intermediate', root);
+  pki.leaf('leaf', intermediate, {
+    commonName: 'registry.example.test',
+    subjectAltNames: ['DNS:registry.example.test'],
+  });
+  dir = pki.dir;
 });
 
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));

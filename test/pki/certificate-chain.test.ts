@@ -5,7 +5,7 @@
  *
  * Debian packages: openssl.
  */
-import { execFileSync, spawnSync } from 'child_process';
+import { spawnSync } from 'child_process';
 import { X509Certificate } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -16,6 +16,7 @@ import {
   checkCertificateChain,
   readCertificateChain,
 } from '../../lib/pki/certificate-chain';
+import { TestPki, Validity } from '../support/certificates';
 
 const HOST = 'registry.example.test';
 const FIELD = 'tls.chainFile';
@@ -29,18 +30,10 @@ let other: string;
 let ipOnly: string;
 let leafKey: string;
 
-function openssl(args: string[]): void {
-  execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-}
-
 /** Whether `openssl verify` accepts the leaf file, with the given extra arguments. */
 function opensslVerifies(args: string[]): boolean {
   const result = spawnSync('openssl', ['verify', ...args], { cwd: dir, encoding: 'utf8' });
   return result.status === 0;
-}
-
-function file(name: string): string {
-  return fs.readFileSync(path.join(dir, name), 'utf8');
 }
 
 function check(pem: string, options: Partial<CertificateChainOptions> = {}): string[] {
@@ -48,137 +41,26 @@ function check(pem: string, options: Partial<CertificateChainOptions> = {}): str
 }
 
 beforeAll(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'harbor-chain-'));
-  fs.writeFileSync(
-    path.join(dir, 'ext.cnf'),
-    [
-      '[ca]',
-      'basicConstraints = critical, CA:true, pathlen:0',
-      'keyUsage = critical, keyCertSign, cRLSign',
-      'subjectKeyIdentifier = hash',
-      'authorityKeyIdentifier = keyid',
-      '[leaf]',
-      'basicConstraints = critical, CA:false',
-      'keyUsage = critical, digitalSignature',
-      'extendedKeyUsage = serverAuth',
-      `subjectAltName = DNS:${HOST}`,
-      'authorityKeyIdentifier = keyid',
-      '[other]',
-      'basicConstraints = critical, CA:false',
-      'extendedKeyUsage = serverAuth',
-      'subjectAltName = DNS:other.example.test',
-      '[ip]',
-      'basicConstraints = critical, CA:false',
-      'extendedKeyUsage = serverAuth',
-      'subjectAltName = IP:192.0.2.10',
-      '',
-    ].join('\n'),
-  );
-  // `openssl ca` is the CLI's only way to set dates in the past, for the expired leaf.
-  fs.writeFileSync(
-    path.join(dir, 'ca.cnf'),
-    [
-      '[ca]',
-      'default_ca = test',
-      '[test]',
-      'database = index.txt',
-      'new_certs_dir = .',
-      'serial = serial',
-      'default_md = sha256',
-      'policy = any',
-      '[any]',
-      'commonName = supplied',
-      '',
-    ].join('\n'),
-  );
-  fs.writeFileSync(path.join(dir, 'index.txt'), '');
-  fs.writeFileSync(path.join(dir, 'serial'), '01\n');
+  const pki = new TestPki(fs.mkdtempSync(path.join(os.tmpdir(), 'harbor-chain-')));
+  const named = (name: string) => ({ commonName: `chain test ${name}` });
+  const rootCa = pki.root('root', named('root'));
+  const ca = pki.intermediate('intermediate', rootCa, named('intermediate'));
+  const issue = (name: string, subjectAltNames: string[], validity?: Validity) =>
+    pki.leaf(name, ca, { ...named(name), subjectAltNames, validity });
+  const hostLeaf = issue('leaf', [`DNS:${HOST}`]);
 
-  const names = ['root', 'intermediate', 'leaf', 'expired', 'other', 'ip'];
-  for (const name of names) {
-    openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', `${name}.key`]);
-    if (name === 'root') continue;
-    openssl([
-      'req',
-      '-new',
-      '-key',
-      `${name}.key`,
-      '-subj',
-      `/CN=chain test ${name}`,
-      '-out',
-      `${name}.csr`,
-    ]);
-  }
-  openssl([
-    'req',
-    '-x509',
-    '-new',
-    '-key',
-    'root.key',
-    '-subj',
-    '/CN=chain test root',
-    '-days',
-    '2',
-    '-sha256',
-    '-addext',
-    'basicConstraints = critical, CA:true',
-    '-addext',
-    'keyUsage = critical, keyCertSign, cRLSign',
-    '-out',
-    'root.crt',
-  ]);
-  const sign = (name: string, issuer: string, section: string) =>
-    openssl([
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      `${issuer}.crt`,
-      '-CAkey',
-      `${issuer}.key`,
-      '-CAcreateserial',
-      '-days',
-      '2',
-      '-sha256',
-      '-extfile',
-      'ext.cnf',
-      '-extensions',
-      section,
-      '-out',
-      `${name}.crt`,
-    ]);
-  sign('intermediate', 'root', 'ca');
-  sign('leaf', 'intermediate', 'leaf');
-  sign('other', 'intermediate', 'other');
-  sign('ip', 'intermediate', 'ip');
-  openssl([
-    'ca',
-    '-batch',
-    '-notext',
-    '-config',
-    'ca.cnf',
-    '-cert',
-    'intermediate.crt',
-    '-keyfile',
-    'intermediate.key',
-    '-in',
-    'expired.csr',
-    '-startdate',
-    '20200101000000Z',
-    '-enddate',
-    '20200201000000Z',
-    '-extfile',
-    'ext.cnf',
-    '-extensions',
-    'leaf',
-    '-out',
-    'expired.crt',
-  ]);
-
-  [root, intermediate, leaf, expired, other, ipOnly] = names.map((name) => file(`${name}.crt`));
-  leafKey = file('leaf.key');
-  fs.writeFileSync(path.join(dir, 'chain.crt'), leaf + intermediate);
+  dir = pki.dir;
+  root = rootCa.pem;
+  intermediate = ca.pem;
+  leaf = hostLeaf.pem;
+  leafKey = fs.readFileSync(hostLeaf.keyFile, 'utf8');
+  other = issue('other', ['DNS:other.example.test']).pem;
+  ipOnly = issue('ip', ['IP:192.0.2.10']).pem;
+  expired = issue('expired', [`DNS:${HOST}`], {
+    notBefore: new Date('2020-01-01T00:00:00Z'),
+    notAfter: new Date('2020-02-01T00:00:00Z'),
+  }).pem;
+  pki.writeChain('chain.crt', [hostLeaf, ca]);
 });
 
 afterAll(() => {
@@ -313,13 +195,18 @@ describe('checkCertificateChain', () => {
   });
 
   test('without roots, fails a private chain because no public root issued it', () => {
-    const problems = checkCertificateChain(leaf + intermediate, { host: HOST }, FIELD);
+    const problems = checkCertificateChain(
+      leaf + intermediate,
+      { host: HOST, rootsField: 'tls.rootsFile' },
+      FIELD,
+    );
 
+    // the intermediate is there: the fix is trusting its private root, not adding another
     expect(problems).toEqual([
-      `${FIELD}: the chain lacks an intermediate: certificate 2 (subject "CN=chain test ` +
-        'intermediate") is issued by "CN=chain test root", which is neither in the file nor ' +
-        "among the public roots Node knows; a leaf alone is the usual cause: append the CA's " +
-        'intermediate certificates',
+      `${FIELD}: ends with the CA certificate 2 (subject "CN=chain test intermediate"), issued ` +
+        'by "CN=chain test root", which is not among the public roots Node knows; if that is ' +
+        'your private root, name it in tls.rootsFile; otherwise append the intermediate that ' +
+        'signed it',
     ]);
   });
 

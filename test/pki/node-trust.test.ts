@@ -16,6 +16,7 @@ import { gzipSync } from 'zlib';
 import { Chart, Duration, Testing } from 'cdk8s';
 import { parse, stringify } from 'yaml';
 import { NodeTrust, NodeTrustProps, RancherDistribution } from '../../lib/pki/node-trust';
+import { Certificate, TestPki } from '../support/certificates';
 import {
   Daemon,
   RunResult,
@@ -242,86 +243,21 @@ describe('NodeTrust', () => {
 // ---------------------------------------------------------------------------------------------
 // The script against real programs
 
-function openssl(cwd: string, args: string[]): void {
-  execFileSync('openssl', args, { cwd, stdio: 'pipe' });
-}
-
 /** A root CA, an intermediate it signs and a leaf for the host, localhost and 127.0.0.1. */
-function makePki(dir: string, host: string): void {
-  fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(
-    path.join(dir, 'ext.cnf'),
-    [
-      '[ca]',
-      'basicConstraints = critical, CA:true, pathlen:0',
-      'keyUsage = critical, keyCertSign, cRLSign',
-      'subjectKeyIdentifier = hash',
-      'authorityKeyIdentifier = keyid',
-      '[leaf]',
-      'basicConstraints = critical, CA:false',
-      'keyUsage = critical, digitalSignature, keyEncipherment',
-      'extendedKeyUsage = serverAuth',
-      `subjectAltName = DNS:${host}, DNS:localhost, IP:127.0.0.1`,
-      'authorityKeyIdentifier = keyid',
-      '',
-    ].join('\n'),
-  );
-  const key = (name: string) =>
-    openssl(dir, ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', `${name}.key`]);
-  for (const name of ['root', 'intermediate', 'leaf']) key(name);
-  openssl(dir, [
-    'req',
-    '-x509',
-    '-new',
-    '-key',
-    'root.key',
-    '-subj',
-    '/CN=node-trust test root',
-    '-days',
-    '2',
-    '-sha256',
-    '-out',
-    'root.crt',
-  ]);
-  const sign = (name: string, cn: string, issuer: string, section: string) => {
-    openssl(dir, [
-      'req',
-      '-new',
-      '-key',
-      `${name}.key`,
-      '-subj',
-      `/CN=${cn}`,
-      '-out',
-      `${name}.csr`,
-    ]);
-    openssl(dir, [
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      `${issuer}.crt`,
-      '-CAkey',
-      `${issuer}.key`,
-      '-CAcreateserial',
-      '-days',
-      '2',
-      '-sha256',
-      '-extfile',
-      'ext.cnf',
-      '-extensions',
-      section,
-      '-out',
-      `${name}.crt`,
-    ]);
-  };
-  sign('intermediate', 'node-trust test intermediate', 'root', 'ca');
-  sign('leaf', 'localhost', 'intermediate', 'leaf');
-  fs.writeFileSync(
-    path.join(dir, 'chain.crt'),
-    fs.readFileSync(path.join(dir, 'leaf.crt'), 'utf8') +
-      fs.readFileSync(path.join(dir, 'intermediate.crt'), 'utf8'),
-  );
+function makePki(
+  dir: string,
+  host: string,
+): { root: Certificate; leaf: Certificate; chain: string } {
+  const pki = new TestPki(dir);
+  const root = pki.root('root', { commonName: 'node-trust test root' });
+  const intermediate = pki.intermediate('intermediate', root, {
+    commonName: 'node-trust test intermediate',
+  });
+  const leaf = pki.leaf('leaf', intermediate, {
+    commonName: 'localhost',
+    subjectAltNames: [`DNS:${host}`, 'DNS:localhost', 'IP:127.0.0.1'],
+  });
+  return { root, leaf, chain: pki.writeChain('chain.crt', [leaf, intermediate]) };
 }
 
 function sha256(data: Buffer): string {
@@ -405,8 +341,7 @@ describe('the script with real containerd and registry', () => {
     const usable = named !== undefined && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(os.hostname());
     registryName = usable ? os.hostname().toLowerCase() : 'localhost';
     const address = usable ? named!.address : '127.0.0.1';
-    const pki = path.join(workDir, 'pki');
-    makePki(pki, registryName);
+    const pki = makePki(path.join(workDir, 'pki'), registryName);
 
     const port = await freePort(address);
     const registryConfig = path.join(workDir, 'registry.yml');
@@ -418,7 +353,7 @@ describe('the script with real containerd and registry', () => {
         storage: { filesystem: { rootdirectory: path.join(workDir, 'registry') } },
         http: {
           addr: `${address}:${port}`,
-          tls: { certificate: path.join(pki, 'chain.crt'), key: path.join(pki, 'leaf.key') },
+          tls: { certificate: pki.chain, key: pki.leaf.keyFile },
         },
       }),
     );
@@ -437,7 +372,7 @@ describe('the script with real containerd and registry', () => {
     // pushing is not under test: skopeo trusts the root through a directory of its own
     const skopeoCerts = path.join(workDir, 'skopeo-certs');
     fs.mkdirSync(skopeoCerts);
-    fs.copyFileSync(path.join(pki, 'root.crt'), path.join(skopeoCerts, 'root.crt'));
+    fs.copyFileSync(pki.root.certFile, path.join(skopeoCerts, 'root.crt'));
     const policy = path.join(workDir, 'policy.json');
     fs.writeFileSync(policy, JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
     const image = path.join(workDir, 'image');
@@ -494,7 +429,7 @@ describe('the script with real containerd and registry', () => {
     scriptEnv = envMap(container(objects));
     const caFile = path.join(workDir, 'pod', scriptEnv.CA_FILE);
     fs.mkdirSync(path.dirname(caFile), { recursive: true });
-    fs.copyFileSync(path.join(pki, 'root.crt'), caFile);
+    fs.copyFileSync(pki.root.certFile, caFile);
     fs.mkdirSync(path.join(nodeRoot, 'etc', 'containerd'), { recursive: true });
     fs.writeFileSync(path.join(nodeRoot, 'etc', 'containerd', 'config.toml'), 'version = 2\n');
     scriptEnv = { ...scriptEnv, CA_FILE: caFile, NODE_ROOT: nodeRoot, RUNTIME_ROOT: nodeRoot };

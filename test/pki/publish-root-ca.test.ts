@@ -3,15 +3,13 @@
  * of the Kubernetes API that enforces the Job's own Role: the ConfigMap is created once,
  * patched only when the certificate changed, and API failures end the run with their status.
  */
-import { execFileSync } from 'child_process';
-import { randomBytes } from 'crypto';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { Chart, Testing } from 'cdk8s';
 import { VaultPkiSetup, VaultPkiSetupProps } from '../../lib/pki/vault-pki-setup';
 import { FakeSecretsApi, PolicyRule, selfSignedTls } from '../support/fake-k8s-api';
-import { RunResult, run } from '../support/processes';
+import { PodFiles, PodRunOptions, PodScript, inClusterApi } from '../support/pod-files';
+import { RunResult } from '../support/processes';
 import { K8sObject, containerOf, find } from '../support/synth';
 
 const NAME = 'harbor-root-ca';
@@ -33,11 +31,8 @@ const props: VaultPkiSetupProps = {
 };
 
 /** What the Job gives the publisher container: its command, env, mounts and Role. */
-interface Emitted {
-  script: string;
-  scriptPath: string;
+interface Emitted extends PodScript {
   env: Record<string, string>;
-  mounts: string[];
   rules: PolicyRule[];
   serviceAccount: string;
   roleNamespace: string;
@@ -67,69 +62,37 @@ function emitted(): Emitted {
   };
 }
 
-let python = 'python3';
 let job: Emitted;
-let workDir: string;
-let podDir: string;
+let pod: PodFiles;
 let api: FakeSecretsApi;
 let apiUrl: string;
 let pem: string;
 
-/** A container path, as a path under this test's stand-in for the pod's filesystem. */
-function inPod(containerPath: string): string {
-  const mount = job.mounts.find((m) => containerPath.startsWith(`${m}/`));
-  if (!mount) throw new Error(`${containerPath} is on no volume the container mounts`);
-  return path.join(podDir, containerPath);
-}
-
 function newCertificate(): string {
-  const dir = fs.mkdtempSync(path.join(workDir, 'cert-'));
+  const dir = fs.mkdtempSync(path.join(pod.workDir, 'cert-'));
   return fs.readFileSync(selfSignedTls(dir, 'root').cert, 'utf8');
 }
 
-interface RunOptions {
-  /** null: no K8S_API_URL, so the script builds it from KUBERNETES_SERVICE_HOST/PORT */
-  apiUrl?: string | null;
-  extraEnv?: Record<string, string>;
-}
-
-async function publish(opts: RunOptions = {}): Promise<RunResult> {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const key of Object.keys(env)) {
-    if (/^(KUBERNETES_|K8S_|CONFIGMAP_|ROOT_PEM_FILE$|HTTPS?_PROXY$)/i.test(key)) delete env[key];
-  }
-  Object.assign(env, job.env, { ROOT_PEM_FILE: inPod(job.env.ROOT_PEM_FILE) });
-  const token = path.join(workDir, `token-${randomBytes(4).toString('hex')}`);
-  fs.writeFileSync(token, `${api.token}\n`, { mode: 0o600 });
-  env.K8S_TOKEN_FILE = token;
-  if (opts.apiUrl !== null) env.K8S_API_URL = opts.apiUrl ?? apiUrl;
-  env.K8S_RETRY_BASE_SECONDS = '0.01';
-  env.PYTHONDONTWRITEBYTECODE = '1';
-  Object.assign(env, opts.extraEnv);
-
-  return run(python, [inPod(job.scriptPath)], { env, timeoutMs: 20_000 });
+function publish(opts: PodRunOptions = {}): Promise<RunResult> {
+  const env = { ...job.env, ROOT_PEM_FILE: pod.inPod(job.env.ROOT_PEM_FILE) };
+  return pod.run(env, { url: apiUrl, token: api.token }, opts);
 }
 
 function writePem(content: string): void {
-  fs.writeFileSync(inPod(job.env.ROOT_PEM_FILE), content);
+  fs.writeFileSync(pod.inPod(job.env.ROOT_PEM_FILE), content);
 }
 
 beforeAll(() => {
-  python = execFileSync('python3', ['-c', 'import sys; print(sys.executable)'], {
-    encoding: 'utf8',
-  }).trim();
-  workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'publish-root-ca-test-'));
   job = emitted();
+  pod = new PodFiles('publish-root-ca-test-', job);
 });
 
 afterAll(() => {
-  if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
+  pod?.remove();
 });
 
 beforeEach(async () => {
-  podDir = fs.mkdtempSync(path.join(workDir, 'pod-'));
-  for (const mount of job.mounts) fs.mkdirSync(path.join(podDir, mount), { recursive: true });
-  fs.writeFileSync(inPod(job.scriptPath), job.script);
+  pod.newPod();
   pem = newCertificate();
   writePem(pem);
 
@@ -245,7 +208,7 @@ test.each([
 
   expect(result.code).toBe(1);
   expect(result.stderr.trim()).toBe(
-    `publish-root-ca: ${inPod(job.env.ROOT_PEM_FILE)} holds no certificate`,
+    `publish-root-ca: ${pod.inPod(job.env.ROOT_PEM_FILE)} holds no certificate`,
   );
   expect(api.requests).toHaveLength(0);
 });
@@ -310,7 +273,7 @@ describe('an API error fails the run with its status and reason', () => {
   });
 
   test('a wrong token fails with HTTP 401', async () => {
-    const token = path.join(workDir, 'wrong-token');
+    const token = path.join(pod.workDir, 'wrong-token');
     fs.writeFileSync(token, 'not-the-token\n');
 
     const result = await publish({ extraEnv: { K8S_TOKEN_FILE: token } });
@@ -321,7 +284,7 @@ describe('an API error fails the run with its status and reason', () => {
 });
 
 test('refuses a certificate that comes with its private key', async () => {
-  const dir = fs.mkdtempSync(path.join(workDir, 'cert-'));
+  const dir = fs.mkdtempSync(path.join(pod.workDir, 'cert-'));
   const tls = selfSignedTls(dir, 'root');
   writePem(fs.readFileSync(tls.cert, 'utf8') + fs.readFileSync(tls.key, 'utf8'));
 
@@ -334,21 +297,14 @@ test('refuses a certificate that comes with its private key', async () => {
 });
 
 test('in the pod it finds the API by KUBERNETES_SERVICE_HOST and verifies its CA', async () => {
-  const tls = selfSignedTls(fs.mkdtempSync(path.join(workDir, 'tls-')));
+  const tls = selfSignedTls(fs.mkdtempSync(path.join(pod.workDir, 'tls-')));
   const tlsApi = new FakeSecretsApi(tls);
   tlsApi.authorize(job.rules, job.serviceAccount, job.roleNamespace);
-  const port = new URL(await tlsApi.start()).port;
+  const tlsUrl = await tlsApi.start();
   const previous = api;
   api = tlsApi;
   try {
-    const result = await publish({
-      apiUrl: null,
-      extraEnv: {
-        KUBERNETES_SERVICE_HOST: '127.0.0.1',
-        KUBERNETES_SERVICE_PORT: port,
-        K8S_CA_FILE: tls.cert,
-      },
-    });
+    const result = await publish(inClusterApi(tlsUrl, tls.cert));
 
     expect(result.code).toBe(0);
     expect(tlsApi.configMap(NAMESPACE, NAME)?.data).toEqual({ [KEY]: pem });

@@ -4,27 +4,23 @@
  * Secret once, is never overwritten, never printed, and the unseal key reaches the file the
  * next container reads.
  */
-import { execFileSync } from 'child_process';
 import { randomBytes } from 'crypto';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { Chart, Testing } from 'cdk8s';
 import { IssuerKind } from '../../lib/pki/issuer-ref';
 import { VaultServer } from '../../lib/pki/vault-server';
 import { FakeSecretsApi, PolicyRule, StoredSecret, selfSignedTls } from '../support/fake-k8s-api';
-import { RunResult, run } from '../support/processes';
+import { PodFiles, PodRunOptions, PodScript, inClusterApi } from '../support/pod-files';
+import { RunResult } from '../support/processes';
 import { K8sObject, containerOf, envOf, find, podSpec } from '../support/synth';
 
 const NAMESPACE = 'vault';
 const SECRET = 'vault-init';
 
 /** What the init Job gives the store step, and what the steps around it read. */
-interface Emitted {
-  script: string;
-  scriptPath: string;
+interface Emitted extends PodScript {
   env: Record<string, string>;
-  mounts: string[];
   rules: PolicyRule[];
   serviceAccount: string;
   /** INIT_OUTPUT of the init step, UNSEAL_KEY_FILE of the unseal step. */
@@ -69,21 +65,12 @@ function emitted(): Emitted {
   };
 }
 
-let python = 'python3';
 let job: Emitted;
-let workDir: string;
-let podDir: string;
+let pod: PodFiles;
 let api: FakeSecretsApi;
 let apiUrl: string;
 let unsealKey: string;
 let rootToken: string;
-
-/** A container path, as a path under this test's stand-in for the pod's filesystem. */
-function inPod(containerPath: string): string {
-  const mount = job.mounts.find((m) => containerPath.startsWith(`${m}/`));
-  if (!mount) throw new Error(`${containerPath} is on no volume the store step mounts`);
-  return path.join(podDir, containerPath);
-}
 
 /** What `vault operator init -key-shares=1 -key-threshold=1 -format=json` prints. */
 function writeInitOutput(): void {
@@ -98,7 +85,7 @@ function writeInitOutput(): void {
     recovery_keys_threshold: 0,
     root_token: rootToken,
   };
-  fs.writeFileSync(inPod(job.initOutput), `${JSON.stringify(init, null, 2)}\n`, { mode: 0o640 });
+  fs.writeFileSync(initFile(), `${JSON.stringify(init, null, 2)}\n`, { mode: 0o640 });
 }
 
 function initSecret(key: string, token: string): StoredSecret {
@@ -114,30 +101,10 @@ function initSecret(key: string, token: string): StoredSecret {
   };
 }
 
-interface RunOptions {
-  /** null: no K8S_API_URL, so the script builds it from KUBERNETES_SERVICE_HOST/PORT */
-  apiUrl?: string | null;
-  extraEnv?: Record<string, string>;
-}
-
 /** Runs the store step; fails when its output holds the key or token in any form. */
-async function store(opts: RunOptions = {}): Promise<RunResult> {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const key of Object.keys(env)) {
-    if (/^(KUBERNETES_|K8S_|INIT_SECRET$|NAMESPACE$|WORK_DIR$|HTTPS?_PROXY$)/i.test(key)) {
-      delete env[key];
-    }
-  }
-  Object.assign(env, job.env, { WORK_DIR: path.join(podDir, job.env.WORK_DIR) });
-  const token = path.join(workDir, `token-${randomBytes(4).toString('hex')}`);
-  fs.writeFileSync(token, `${api.token}\n`, { mode: 0o600 });
-  env.K8S_TOKEN_FILE = token;
-  if (opts.apiUrl !== null) env.K8S_API_URL = opts.apiUrl ?? apiUrl;
-  env.K8S_RETRY_BASE_SECONDS = '0.01';
-  env.PYTHONDONTWRITEBYTECODE = '1';
-  Object.assign(env, opts.extraEnv);
-
-  const result = await run(python, [inPod(job.scriptPath)], { env, timeoutMs: 20_000 });
+async function store(opts: PodRunOptions = {}): Promise<RunResult> {
+  const env = { ...job.env, WORK_DIR: pod.inPod(job.env.WORK_DIR) };
+  const result = await pod.run(env, { url: apiUrl, token: api.token }, opts);
   const output = result.stdout + result.stderr;
   for (const value of [unsealKey, rootToken, ...api.sentValues()]) {
     for (const form of [value, Buffer.from(value).toString('base64')]) {
@@ -148,25 +115,20 @@ async function store(opts: RunOptions = {}): Promise<RunResult> {
   return result;
 }
 
-const keyFile = () => inPod(job.unsealKeyFile);
-const initFile = () => inPod(job.initOutput);
+const keyFile = () => pod.inPod(job.unsealKeyFile);
+const initFile = () => pod.inPod(job.initOutput);
 
 beforeAll(() => {
-  python = execFileSync('python3', ['-c', 'import sys; print(sys.executable)'], {
-    encoding: 'utf8',
-  }).trim();
-  workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'store-vault-init-test-'));
   job = emitted();
+  pod = new PodFiles('store-vault-init-test-', job);
 });
 
 afterAll(() => {
-  if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
+  pod?.remove();
 });
 
 beforeEach(async () => {
-  podDir = fs.mkdtempSync(path.join(workDir, 'pod-'));
-  for (const mount of job.mounts) fs.mkdirSync(path.join(podDir, mount), { recursive: true });
-  fs.writeFileSync(inPod(job.scriptPath), job.script);
+  pod.newPod();
   unsealKey = randomBytes(32).toString('base64');
   rootToken = `hvs.${randomBytes(18).toString('base64url')}`;
 
@@ -357,22 +319,15 @@ describe('API errors fail the run with their status, keeping init.json', () => {
 });
 
 test('in the pod it finds the API by KUBERNETES_SERVICE_HOST and verifies its CA', async () => {
-  const tls = selfSignedTls(fs.mkdtempSync(path.join(workDir, 'tls-')));
+  const tls = selfSignedTls(fs.mkdtempSync(path.join(pod.workDir, 'tls-')));
   const tlsApi = new FakeSecretsApi(tls);
   tlsApi.authorize(job.rules, job.serviceAccount, NAMESPACE);
-  const port = new URL(await tlsApi.start()).port;
+  const tlsUrl = await tlsApi.start();
   const previous = api;
   api = tlsApi;
   writeInitOutput();
   try {
-    const result = await store({
-      apiUrl: null,
-      extraEnv: {
-        KUBERNETES_SERVICE_HOST: '127.0.0.1',
-        KUBERNETES_SERVICE_PORT: port,
-        K8S_CA_FILE: tls.cert,
-      },
-    });
+    const result = await store(inClusterApi(tlsUrl, tls.cert));
 
     expect(result.code).toBe(0);
     expect(tlsApi.data(NAMESPACE, SECRET)?.['unseal-key']).toBe(unsealKey);

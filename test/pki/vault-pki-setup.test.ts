@@ -111,8 +111,8 @@ describe('VaultPkiSetup construct', () => {
         capabilities: { drop: ['ALL'] },
       });
     }
-    expect(jobOf(objects).spec.backoffLimit).toBe(3);
-    expect(jobOf(objects).spec.activeDeadlineSeconds).toBe(1200);
+    expect(jobOf(objects).spec.backoffLimit).toBe(10);
+    expect(jobOf(objects).spec.activeDeadlineSeconds).toBeUndefined();
   });
 
   test('scopes the RBAC to the one ConfigMap in the trust namespace', () => {
