@@ -137,9 +137,22 @@ function main(): void {
         ? `  secrets created in the cluster by Job: ${generated.join(', ')}`
         : '  secrets: all supplied as existing Secrets',
     );
+    const left = placeholders(config);
+    if (configFile && left.length > 0) {
+      console.log(`  placeholders of the built-in profile still set: ${left.join(', ')}`);
+    }
   } finally {
     fs.rmSync(staging, { recursive: true, force: true });
   }
+}
+
+/** The settings that still name the profile's placeholder domain, `example.test`. */
+function placeholders(node: unknown, at = ''): string[] {
+  if (typeof node === 'string') return /(^|[./@])example\.test([:/]|$)/.test(node) ? [at] : [];
+  if (node === null || typeof node !== 'object') return [];
+  return Object.entries(node).flatMap(([key, value]) =>
+    placeholders(value, Array.isArray(node) ? `${at}[${key}]` : at ? `${at}.${key}` : key),
+  );
 }
 
 try {

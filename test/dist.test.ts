@@ -54,10 +54,10 @@ describe('dist/', () => {
     expect(kinds).toEqual(
       expect.arrayContaining([
         'Namespace/harbor',
-        'StatefulSet/vault',
+        'StatefulSet/harbor-vault',
         'Issuer/harbor-vault',
         'Bundle/harbor-ca',
-        'DaemonSet/node-trust',
+        'DaemonSet/harbor-node-trust',
         'Certificate/harbor-tls',
         'Ingress/harbor',
         'Deployment/harbor-core',

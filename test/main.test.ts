@@ -64,6 +64,19 @@ describe('the synth command', () => {
     expect(result.stdout).toMatch(/secrets created in the cluster by Job: .*harbor-secret-key/);
   });
 
+  test("names the profile's placeholders a config file leaves set", () => {
+    const config = path.join(work, 'config.yaml');
+    fs.writeFileSync(config, 'host: registry.example.com\n');
+
+    const result = run(['--config', config, '--out', path.join(work, 'dist')]);
+
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(
+      /placeholders of the built-in profile still set: .*nfs\.export\.server.*argocd\.repoURL/,
+    );
+    expect(result.stdout).not.toMatch(/placeholders.*\bhost\b/);
+  });
+
   test('reads the config file from --config or HARBOR_CONFIG', () => {
     const config = path.join(work, 'config.yaml');
     fs.writeFileSync(config, 'host: flag.example.test\n');

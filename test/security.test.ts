@@ -13,7 +13,7 @@ const EXCEPTIONS: Record<string, string> = {
   'nfs-subdir-provisioner-nfs-client-preflight': 'reads the host /sbin for mount.nfs',
   'nfs-subdir-provisioner': 'creates and removes claim directories on the share as root',
   'nfs-server': "the demo server runs the kernel's nfsd: privileged",
-  'node-trust': "writes the registry's CA into the nodes' /etc as root: host paths",
+  'harbor-node-trust': "writes the registry's CA into the nodes' /etc as root: host paths",
 };
 
 function podsOf(objects: K8sObject[]): Array<{ name: string; namespace: string; pod: K8sObject }> {

@@ -65,9 +65,9 @@ const vault = z.strictObject({
   server: z.string().optional(),
   serverCa: secretKeyRef.optional(),
   mount: z.string().optional(),
-  role: vaultName.optional(),
+  role: z.string().optional(),
   maxDuration: certificateDuration.optional(),
-  auth: z.strictObject({ mountPath: vaultName.optional(), role: vaultName.optional() }).optional(),
+  auth: z.strictObject({ mountPath: vaultName.optional(), role: z.string().optional() }).optional(),
   rootCa: z.strictObject({ name, key: checked(checks.dataKey).optional() }).optional(),
   setup: z
     .strictObject({

@@ -6,7 +6,7 @@ import { HarborConfig } from './config';
 import { CaBundleRef, SecretKeyRef } from '../harbor/common';
 import { HarborTls } from '../harbor/ingress';
 import { AcmeIssuer, AcmeSolver } from '../pki/acme-issuer';
-import { readCertificateChain } from '../pki/certificate-chain';
+import { MAX_CHAIN_BYTES, readCertificateChain } from '../pki/certificate-chain';
 import { IssuerKind, IssuerRef, certManagerInstall, toIssuerRef } from '../pki/issuer-ref';
 import { NodeTrust, RancherDistribution } from '../pki/node-trust';
 import { SelfSignedCa } from '../pki/self-signed-ca';
@@ -14,6 +14,7 @@ import { TrustBundle, TrustSource } from '../pki/trust-bundle';
 import { VaultIssuer } from '../pki/vault-issuer';
 import { VaultCaBundle, VaultPkiKeyType, VaultPkiSetup } from '../pki/vault-pki-setup';
 import { VaultServer } from '../pki/vault-server';
+import { hoursOf } from '../private/checks';
 import { Problems, show } from '../private/validation';
 import { clusterScoped } from '../private/workload';
 
@@ -42,13 +43,38 @@ const KEY_TYPES: Record<string, VaultPkiKeyType> = {
   'rsa-4096': VaultPkiKeyType.RSA_4096,
 };
 
-/** The labels Harbor's namespace needs so the trust bundle reaches it. */
-export function trustLabels(config: HarborConfig): Record<string, string> {
-  return config.trust ? TrustBundle.namespaceLabelsOf(bundleName(config)) : {};
-}
-
 function bundleName(config: HarborConfig): string {
   return config.trust?.bundleName ?? `${config.instance}-ca`;
+}
+
+/** `host[:port]` of the registry an image reference or mirror names, without port 443. */
+function registryOf(reference: string): string | undefined {
+  const first = reference.split('/')[0];
+  return /[.:]/.test(first) || first === 'localhost' ? first.replace(/:443$/, '') : undefined;
+}
+
+/**
+ * Nothing this configuration runs may pull from the Harbor it deploys: Harbor is not there
+ * before its own pods, Vault and the nodes' trust are.
+ */
+function checkImagesOutsideHarbor(config: HarborConfig, problems: Problems): void {
+  const harbor = config.port && config.port !== 443 ? `${config.host}:${config.port}` : config.host;
+  const images: Array<[string, string | undefined]> = [
+    ['images.registry', config.images.registry],
+    ['trust.nodes.image', config.trust?.nodes?.image],
+    [
+      'tls.inClusterServer.image',
+      config.tls.type === 'vault' ? config.tls.inClusterServer?.image : undefined,
+    ],
+  ];
+  for (const [field, image] of images) {
+    problems.check(
+      image === undefined || registryOf(image) !== harbor,
+      field,
+      `${show(image)} is on ${harbor}, the Harbor this configuration deploys, which cannot serve` +
+        ' the images it needs to start and to be trusted; use another registry or mirror',
+    );
+  }
 }
 
 /** Namespaces that exist in every cluster. */
@@ -64,7 +90,6 @@ function ownersOf(config: HarborConfig): Map<string, string> {
   const own = (namespace: string | undefined, owner: string) => {
     if (namespace !== undefined && !owners.has(namespace)) owners.set(namespace, owner);
   };
-  own(config.namespace, "Harbor's namespace");
   own(install.namespace, "cert-manager's namespace");
   own(install.clusterResourceNamespace, "cert-manager's cluster resource namespace");
   own(config.trust?.trustNamespace ?? 'cert-manager', "trust-manager's trust namespace");
@@ -112,14 +137,18 @@ export function buildPki(
       ? {}
       : { duration: tlsConfig.duration, renewBefore: tlsConfig.renewBefore };
   const sources: TrustSource[] = [];
+  checkImagesOutsideHarbor(config, problems);
   const owners = ownersOf(config);
-  const harborOwner = new Map([...owners].filter(([ns]) => ns !== config.namespace));
-  const taken = harborOwner.get(config.namespace);
+  const taken = owners.get(config.namespace);
+  // the NFS driver's namespace is refused by the storage checks already
   problems.check(
-    taken === undefined || CLUSTER_NAMESPACES.includes(config.namespace),
+    taken === undefined ||
+      CLUSTER_NAMESPACES.includes(config.namespace) ||
+      ('namespace' in config.nfs && config.nfs.namespace === config.namespace),
     'namespace',
     `${show(config.namespace)} is ${taken}; give Harbor a namespace of its own`,
   );
+  owners.set(config.namespace, "Harbor's namespace");
 
   const pkiChart = (): Chart => {
     if (charts.some((chart) => chart.node.id === 'pki')) {
@@ -157,6 +186,15 @@ export function buildPki(
             ' reads sources only in its own namespace',
         );
       }
+      const caHours = hoursOf(tlsConfig.ca?.duration ?? '87600h');
+      const leafHours = hoursOf(tlsConfig.duration ?? '2160h');
+      problems.check(
+        caHours === undefined || leafHours === undefined || caHours > leafHours,
+        'tls.ca.duration',
+        `${show(tlsConfig.ca?.duration)} is not longer than tls.duration` +
+          ` ${show(tlsConfig.duration ?? '2160h')}; cert-manager never renews the CA, so its` +
+          ' certificates would outlive it: make the CA last longer',
+      );
       const name = `${config.instance}-ca`;
       selfSignedCa = problems.capture(
         'tls.ca.',
@@ -226,14 +264,31 @@ export function buildPki(
   }
 
   for (const source of trust?.extraSources ?? []) sources.push(source);
+  if (tlsConfig.type === 'secret' && tlsConfig.rootsFile && trust?.nodes && sources.length === 0) {
+    problems.add(
+      'trust.nodes',
+      `tls.rootsFile names a private root, which the nodes do not trust yet; publish it as a` +
+        ` ConfigMap in ${show(trustNamespace)} and name it in trust.extraSources, or set` +
+        ' trust.nodes to null if the nodes trust it already',
+    );
+  }
   let trustBundle: TrustBundle | undefined;
   let nodeTrust: NodeTrust | undefined;
   const companions: Chart[] = [];
   // a public CA needs no distribution: nodes and clients trust it already
   if (trust && sources.length > 0) {
+    const name = bundleName(config);
+    problems.check(
+      name === `${config.instance}-ca` || !name.startsWith(`${config.instance}-`),
+      'trust.bundleName',
+      `${show(name)} starts with ${show(`${config.instance}-`)}, the prefix of the ConfigMaps` +
+        ` Harbor and node trust write themselves; keep ${show(`${config.instance}-ca`)} or` +
+        ' choose a name without that prefix',
+    );
     trustBundle = problems.capture(
       'trust.',
       () => new TrustBundle(pkiChart(), 'TrustBundle', { name: bundleName(config), sources }),
+      { name: 'trust.bundleName', sources: 'trust.extraSources' },
     );
     problems.check(
       config.caBundle === undefined,
@@ -286,8 +341,24 @@ function checkChain(config: HarborConfig, provided: Provided, problems: Problems
   let roots: string[] | undefined;
   if (provided.rootsFile) {
     try {
+      const stat = fs.statSync(provided.rootsFile);
+      if (!stat.isFile() || stat.size > MAX_CHAIN_BYTES) {
+        problems.add(
+          'tls.rootsFile',
+          `${show(provided.rootsFile)} is not a PEM file of at most 1 MiB`,
+        );
+        return;
+      }
       const text = fs.readFileSync(provided.rootsFile, 'utf-8');
-      roots = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+      if (/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(text)) {
+        problems.add(
+          'tls.rootsFile',
+          `${show(provided.rootsFile)} holds a private key; it is for Git and must hold only the` +
+            ' root certificates: remove the key, and rotate it if it was ever shared',
+        );
+        return;
+      }
+      roots = text.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
       problems.check(
         roots.length > 0,
         'tls.rootsFile',
@@ -331,6 +402,12 @@ function buildVault(
   );
   if (inCluster) {
     problems.check(
+      vault.setup !== undefined,
+      'tls.setup',
+      'is null, but a new in-cluster Vault has no PKI and no Kubernetes auth until the setup' +
+        ' Job makes them; keep tls.setup',
+    );
+    problems.check(
       vault.serverCa === undefined,
       'tls.serverCa',
       "is the in-cluster server's own CA already; remove it",
@@ -343,6 +420,12 @@ function buildVault(
       ' policies and auth (the in-cluster server alone provides its own)',
   );
 
+  const configure = vault.setup?.configureKubernetesAuth ?? inCluster !== undefined;
+  problems.check(
+    vault.setup?.kubernetesHost === undefined || configure,
+    'tls.setup.kubernetesHost',
+    'is only written with tls.setup.configureKubernetesAuth true; set that, or remove it',
+  );
   let server: VaultServer | undefined;
   let vaultChart: Chart | undefined;
   let listenerIssuer: IssuerRef | undefined;
@@ -382,6 +465,7 @@ function buildVault(
       'tls.inClusterServer.',
       () =>
         new VaultServer(vaultChart!, 'VaultServer', {
+          name: `${config.instance}-vault`,
           namespace,
           storage: inCluster.storage,
           issuer: listenerCa.issuer,
@@ -390,6 +474,7 @@ function buildVault(
           ui: inCluster.ui,
           images: { registry: config.images.registry },
         }),
+      { name: 'instance', images: 'images' },
     );
     if (!server) return undefined;
   }
@@ -428,6 +513,7 @@ function buildVault(
         auth: vault.auth,
         certManager: config.certManager,
       }),
+    { name: 'instance', caBundle: 'tls.serverCa' },
   );
   if (!issuer) return undefined;
 
@@ -461,6 +547,8 @@ function buildVault(
           rootTtl: setup.rootTtl,
           intermediateTtl: setup.intermediateTtl,
           maxTtl: issuer.issuer.maxDuration,
+          // the role's default lifetime, for requests that name none; cert-manager names one
+          ttl: shorter(issuer.issuer.maxDuration!, '720h'),
           keyType: setup.keyType ? KEY_TYPES[setup.keyType] : undefined,
           allowedDomains: [config.host],
           allowSubdomains: setup.allowSubdomains,
@@ -470,14 +558,24 @@ function buildVault(
             serviceAccountName: issuer.login.serviceAccountName,
             serviceAccountNamespace: issuer.login.serviceAccountNamespace,
             audience: issuer.login.audience,
-            configure:
-              (setup.configureKubernetesAuth ?? server !== undefined)
-                ? { kubernetesHost: setup.kubernetesHost }
-                : undefined,
+            configure: configure ? { kubernetesHost: setup.kubernetesHost } : undefined,
           },
           rootCaConfigMap: { name: rootCaName, namespace: context.trustNamespace },
           images: { registry: config.images.registry },
         }),
+      {
+        server: 'tls.server',
+        caBundle: 'tls.serverCa',
+        intermediateMount: 'tls.mount',
+        roleName: 'tls.role',
+        maxTtl: 'tls.maxDuration',
+        allowedDomains: 'host',
+        'kubernetesAuth.mountPath': 'tls.auth.mountPath',
+        'kubernetesAuth.roleName': 'tls.auth.role',
+        'kubernetesAuth.configure.kubernetesHost': 'tls.setup.kubernetesHost',
+        'rootCaConfigMap.namespace': 'trust.trustNamespace',
+        images: 'images',
+      },
     );
     rootCa ??= { kind: 'ConfigMap', name: rootCaName };
   }
@@ -512,6 +610,12 @@ function buildAcme(
         solver,
         externalAccountBinding: acme.externalAccountBinding,
       }),
+    {
+      name: 'instance',
+      'dns01.nameserver': 'tls.dns01.rfc2136.nameserver',
+      'dns01.tsigKeyName': 'tls.dns01.rfc2136.tsigKeyName',
+      'dns01.tsigSecret': 'tls.dns01.rfc2136.tsigSecret',
+    },
   );
   return issuer?.issuer;
 }
@@ -553,35 +657,59 @@ function buildNodeTrust(
     'trust.nodes.',
     () =>
       new NodeTrust(chart, 'NodeTrust', {
+        name: `${config.instance}-node-trust`,
         namespace,
         host: config.host,
         port: config.port,
         caConfigMap: bundle.ref.name,
         caKey: bundle.ref.key,
+        // k3s and RKE2 run a containerd of their own that reads neither certs.d directory
         containerd: {
-          enabled: nodes.containerd,
+          enabled: nodes.containerd ?? (nodes.rancher ? false : undefined),
           certsDir: nodes.containerdCertsDir,
           checkConfig: nodes.containerdConfigCheck,
         },
-        docker: { enabled: nodes.docker, certsDir: nodes.dockerCertsDir },
+        docker: {
+          enabled: nodes.docker ?? (nodes.rancher ? false : undefined),
+          certsDir: nodes.dockerCertsDir,
+        },
         rancher: nodes.rancher ? { distribution: nodes.rancher as RancherDistribution } : undefined,
         interval,
         image: nodes.image,
         images: { registry: config.images.registry },
       }),
+    {
+      'containerd.enabled, docker.enabled, rancher':
+        'trust.nodes.containerd, trust.nodes.docker, trust.nodes.rancher',
+      'containerd.enabled': 'trust.nodes.containerd',
+      'containerd.certsDir': 'trust.nodes.containerdCertsDir',
+      'containerd.checkConfig': 'trust.nodes.containerdConfigCheck',
+      'docker.enabled': 'trust.nodes.docker',
+      'docker.certsDir': 'trust.nodes.dockerCertsDir',
+      images: 'images',
+      host: 'host',
+      port: 'port',
+      name: 'instance',
+      caConfigMap: 'trust.bundleName',
+    },
   );
 }
 
 function intervalOf(value: string, problems: Problems): Duration | undefined {
   const match = /^(\d{1,6})(s|m|h)$/.exec(value);
-  if (!match) {
+  const seconds = match ? Number(match[1]) * { s: 1, m: 60, h: 3600 }[match[2] as 's'] : NaN;
+  if (!(seconds >= 10 && seconds <= 86400)) {
     problems.add(
       'trust.nodes.interval',
-      `${show(value)} is not a duration; use seconds, minutes or hours ("300s", "5m", "1h")`,
+      `${show(value)} is not a pause from 10 seconds to a day; use seconds, minutes or hours` +
+        ' ("300s", "5m", "1h")',
     );
     return undefined;
   }
-  const amount = Number(match[1]);
-  if (match[2] === 's') return Duration.seconds(amount);
-  return match[2] === 'm' ? Duration.minutes(amount) : Duration.hours(amount);
+  return Duration.seconds(seconds);
+}
+
+/** The shorter of two durations of the `2160h` form. */
+function shorter(a: string, b: string): string {
+  return (hoursOf(a) ?? Infinity) <= (hoursOf(b) ?? Infinity) ? a : b;
 }

@@ -13,7 +13,7 @@ export const DEFAULT_CONFIG = {
   tls: {
     type: 'vault',
     inClusterServer: { namespace: 'vault', storage: { storageClassName: 'standard', size: '5Gi' } },
-    setup: { rootCommonName: 'Harbor non-production root CA', organization: 'cdk8s-harbor' },
+    setup: {},
     maxDuration: '2160h',
     duration: '2160h',
     renewBefore: '720h',

@@ -12,7 +12,7 @@ import { AccessMode } from '../harbor/persistence';
 import { HarborRedis } from '../harbor/redis';
 import { TrivySeverity } from '../harbor/trivy';
 import { SelfSignedCa } from '../pki/self-signed-ca';
-import { PkiResult, buildPki, trustLabels } from './pki';
+import { PkiResult, buildPki } from './pki';
 import { Problems, show } from '../private/validation';
 import { clusterScoped } from '../private/workload';
 import { CsiDriverNfs, OnDelete } from '../storage/csi-driver-nfs';
@@ -353,16 +353,20 @@ export function buildStack(config: HarborConfig, outdir: string, source = 'confi
   const storage = buildStorage(app, config, problems);
   const base = new Chart(app, 'namespace', { disableResourceNameHashes: true });
   if (storage) base.addDependency(storage.chart);
-  new kplus.Namespace(base, 'Namespace', {
+  const harborNamespace = new kplus.Namespace(base, 'Namespace', {
     metadata: {
       name: namespace,
-      labels: { 'app.kubernetes.io/part-of': 'harbor', ...trustLabels(config) },
+      labels: { 'app.kubernetes.io/part-of': 'harbor' },
       // deleting the Argo CD Application must not take the data claims and Secrets with it
       annotations: { 'argocd.argoproj.io/sync-options': 'Delete=false' },
     },
   });
 
   const pki = buildPki(app, config, base, nfsClasses(config, storage), problems);
+  // the bundle's ConfigMap reaches the namespaces that carry its label
+  for (const [key, value] of Object.entries(pki?.trustBundle?.namespaceLabels ?? {})) {
+    ApiObject.of(harborNamespace).metadata.addLabel(key, value);
+  }
   // a placeholder keeps Harbor's own checks running when the chain has problems of its own
   const chain = pki ?? { tls: HarborTls.fromSecret(`${config.instance}-tls`) };
   problems.addAll(Harbor.check(harborProps(config, chain, storage)));

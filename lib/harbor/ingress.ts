@@ -101,8 +101,8 @@ export function checkCertificate(problems: Problems, field: string, tls: HarborT
     problems.add(
       `${field}.duration`,
       `${show(lifetime)} exceeds the longest lifetime issuer ${show(tls.issuer.name)} grants` +
-        ` (${show(most)}, its Vault role max_ttl); ask for at most ${most} or raise the role's` +
-        ' max_ttl',
+        ` (${show(most)}, such as a Vault role's max_ttl); ask for at most ${most} or raise the` +
+        ' limit (tls.maxDuration)',
     );
   }
 }

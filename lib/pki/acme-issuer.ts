@@ -6,6 +6,9 @@ import { SecretKeyRef } from '../harbor/common';
 import { dataKey, dnsName, objectName, serverAddress } from '../private/checks';
 import { Problems, show } from '../private/validation';
 
+/** The TSIG algorithms cert-manager's RFC 2136 solver accepts. */
+const TSIG_ALGORITHMS = ['HMACMD5', 'HMACSHA1', 'HMACSHA256', 'HMACSHA512'];
+
 /** How the ACME server is shown that we control the registry's name. */
 export class AcmeSolver {
   /**
@@ -42,11 +45,18 @@ export class AcmeSolver {
     return new AcmeSolver('dns01', spec, (problems, prefix) => {
       problems.value(`${prefix}nameserver`, options.nameserver, (value) => {
         const [host, port, ...rest] = value.split(':');
-        const portOk = port === undefined || (/^\d{1,5}$/.test(port) && Number(port) <= 65535);
+        const portOk =
+          port === undefined ||
+          (/^\d{1,5}$/.test(port) && Number(port) >= 1 && Number(port) <= 65535);
         return rest.length === 0 && portOk && serverAddress(host) === undefined
           ? undefined
           : 'is not a DNS server address; use host or host:port, such as "ns1.example.test:53"';
       });
+      problems.value(`${prefix}tsigAlgorithm`, options.tsigAlgorithm, (algorithm) =>
+        TSIG_ALGORITHMS.includes(algorithm)
+          ? undefined
+          : `is not a TSIG algorithm cert-manager knows; use one of ${TSIG_ALGORITHMS.join(', ')}`,
+      );
       problems.check(
         (options.tsigKeyName === undefined) === (options.tsigSecret === undefined),
         `${prefix}tsigKeyName`,

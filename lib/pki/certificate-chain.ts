@@ -85,6 +85,14 @@ export function readCertificateChain(
 ): string[] {
   let pem: string;
   try {
+    // a chain is a few kilobytes: refuse devices, directories and huge files before reading
+    const stat = fs.statSync(file);
+    if (!stat.isFile() || stat.size > MAX_CHAIN_BYTES) {
+      return [
+        `${field}: ${show(file)} is not a PEM file of at most 1 MiB; name the file holding the` +
+          ' chain the TLS Secret serves as tls.crt',
+      ];
+    }
     pem = fs.readFileSync(file, 'utf-8');
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
@@ -95,6 +103,9 @@ export function readCertificateChain(
   }
   return checkCertificateChain(pem, options, field);
 }
+
+/** The largest chain file read: a long chain of large certificates is some 20 KiB. */
+export const MAX_CHAIN_BYTES = 1024 * 1024;
 
 /** The certificates of a PEM file in file order, or undefined when none can be checked. */
 function parseChain(pem: string, field: string, problems: Problems): X509Certificate[] | undefined {

@@ -234,7 +234,7 @@ const HOST_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/i;
  * an error sentence, or undefined when the address is good.
  */
 export function checkVaultServer(value: string): string | undefined {
-  const usage = 'invalid Vault server URL; use http(s)://host[:port] with no path';
+  const usage = 'is an invalid Vault server URL; use http(s)://host[:port] with no path';
   const match = /^(https?):\/\/([^/:?#@]+|\[[0-9a-f:.]+\])(?::(\d{1,5}))?\/?$/i.exec(value);
   if (!match) return usage;
   const host = match[2];

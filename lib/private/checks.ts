@@ -29,7 +29,7 @@ const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-l
 export const namespace: Check<string> = (value) =>
   label(value) ??
   (SYSTEM_NAMESPACES.includes(value)
-    ? 'is a namespace Kubernetes owns; give Harbor a namespace of its own'
+    ? 'is a namespace Kubernetes owns; use a namespace of its own'
     : undefined);
 
 /** A key of a Secret or ConfigMap. */

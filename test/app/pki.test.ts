@@ -57,14 +57,14 @@ describe('the TLS chain of the non-production profile', () => {
   test('points the issuer at the in-cluster Vault and trusts its listener CA', () => {
     const issuer = find(objects, 'Issuer', 'harbor-vault').spec.vault;
     const holder = find(objects, 'Certificate', 'harbor-vault-ca');
-    const listener = find(objects, 'Certificate', 'vault-tls');
+    const listener = find(objects, 'Certificate', 'harbor-vault-tls');
 
-    expect(issuer.server).toBe('https://vault.vault.svc:8200');
+    expect(issuer.server).toBe('https://harbor-vault.vault.svc:8200');
     expect(issuer.caBundleSecretRef).toEqual({ name: 'harbor-vault-ca', key: 'ca.crt' });
     expect(holder.metadata.namespace).toBe('harbor');
     // the holder's ca.crt is the CA that signed Vault's listener certificate
     expect(holder.spec.issuerRef).toEqual(listener.spec.issuerRef);
-    expect(listener.spec.dnsNames).toContain('vault.vault.svc');
+    expect(listener.spec.dnsNames).toContain('harbor-vault.vault.svc');
   });
 
   test('sets up the PKI for the issuer it serves', () => {
@@ -74,7 +74,7 @@ describe('the TLS chain of the non-production profile', () => {
     const vault = job.spec.template.spec.initContainers[0];
 
     expect(job.metadata.namespace).toBe('vault');
-    expect(envOf(vault, 'VAULT_TOKEN')).toEqual({ name: 'vault-init', key: 'root-token' });
+    expect(envOf(vault, 'VAULT_TOKEN')).toEqual({ name: 'harbor-vault-init', key: 'root-token' });
     expect(
       `${env.PKI_INT_MOUNT ?? env.INTERMEDIATE_MOUNT}/sign/${env.PKI_ROLE ?? env.ROLE_NAME}`,
     ).toBe(issuer.path);
@@ -119,7 +119,7 @@ describe('the TLS chain of the non-production profile', () => {
   });
 
   test('writes the CA onto the nodes from the bundle ConfigMap, keyed by the host', () => {
-    const daemonSet = find(objects, 'DaemonSet', 'node-trust');
+    const daemonSet = find(objects, 'DaemonSet', 'harbor-node-trust');
     const volumes = daemonSet.spec.template.spec.volumes;
 
     expect(daemonSet.metadata.namespace).toBe('harbor-node-trust');
@@ -133,7 +133,8 @@ describe('the TLS chain from configuration', () => {
   test('keys node trust by host:port off 443 (field failure 22)', () => {
     const { objects } = synthApp({ port: 30003 });
 
-    const container = find(objects, 'DaemonSet', 'node-trust').spec.template.spec.containers[0];
+    const container = find(objects, 'DaemonSet', 'harbor-node-trust').spec.template.spec
+      .containers[0];
 
     expect(envOf(container, 'REGISTRY')).toBe('harbor.example.test:30003');
   });
@@ -144,7 +145,9 @@ describe('the TLS chain from configuration', () => {
     const issuer = find(objects, 'Issuer', 'harbor-vault').spec.vault;
     const job = setupJob(objects);
 
-    expect(ofKind(objects, 'StatefulSet').map((s) => s.metadata.name)).not.toContain('vault');
+    expect(ofKind(objects, 'StatefulSet').map((s) => s.metadata.name)).not.toContain(
+      'harbor-vault',
+    );
     expect(issuer.server).toBe('https://vault.example.test:8200');
     expect(issuer.caBundleSecretRef).toEqual({ name: 'vault-ca', key: 'ca.crt' });
     expect(job.metadata.namespace).toBe('harbor');
@@ -199,7 +202,7 @@ describe('the TLS chain from configuration', () => {
   test('refuses a malformed Vault URL with the field named (field failure 32)', () => {
     expect(
       errorOf({ tls: { ...EXTERNAL_VAULT, server: 'https://vault.example.test::8200' } }),
-    ).toMatch(/tls\.server: "https:\/\/vault\.example\.test::8200" invalid Vault server URL/);
+    ).toMatch(/tls\.server: "https:\/\/vault\.example\.test::8200" is an invalid Vault server URL/);
   });
 
   test('keeps a ClusterIssuer account in the cluster resource namespace', () => {
@@ -232,7 +235,9 @@ describe('the TLS chain from configuration', () => {
     expect(find(objects, 'Certificate', 'harbor-tls').spec.issuerRef.name).toBe('harbor-acme');
     // ACME Secrets carry no ca.crt: nothing may be keyed on it
     expect(ofKind(objects, 'Bundle')).toEqual([]);
-    expect(ofKind(objects, 'DaemonSet').map((d) => d.metadata.name)).not.toContain('node-trust');
+    expect(ofKind(objects, 'DaemonSet').map((d) => d.metadata.name)).not.toContain(
+      'harbor-node-trust',
+    );
     expect(mountAt(core, containerOf(core, 'core'), '/etc/core/ca')).toBeUndefined();
   });
 
@@ -271,14 +276,18 @@ describe('the TLS chain from configuration', () => {
     expect(find(named, 'Bundle', 'harbor-ca').spec.sources).toEqual([
       { configMap: { name: 'corp-root', key: 'ca.crt' } },
     ]);
-    expect(find(named, 'DaemonSet', 'node-trust').metadata.namespace).toBe('harbor-node-trust');
+    expect(find(named, 'DaemonSet', 'harbor-node-trust').metadata.namespace).toBe(
+      'harbor-node-trust',
+    );
   });
 
   test('drops the bundle and node trust with trust set to null', () => {
     const { objects } = synthApp({ trust: null });
 
     expect(ofKind(objects, 'Bundle')).toEqual([]);
-    expect(ofKind(objects, 'DaemonSet').map((d) => d.metadata.name)).not.toContain('node-trust');
+    expect(ofKind(objects, 'DaemonSet').map((d) => d.metadata.name)).not.toContain(
+      'harbor-node-trust',
+    );
   });
 
   test('renders a k3s registries.yaml ConfigMap on request (field failure 44)', () => {
@@ -318,5 +327,121 @@ describe('the TLS chain from configuration', () => {
     expect(message).toMatch(/tls\.duration/);
     expect(message).toMatch(/tls\.inClusterServer\.namespace/);
     expect(message).toMatch(/trust\.nodes\.namespace/);
+  });
+});
+
+describe('the TLS chain refuses', () => {
+  test.each([
+    [{ namespace: 'cert-manager' }, /namespace: "cert-manager" is cert-manager's namespace/],
+    [
+      { tls: { inClusterServer: { namespace: 'cert-manager' } } },
+      /tls\.inClusterServer\.namespace: "cert-manager" is cert-manager's namespace/,
+    ],
+    [
+      { trust: { nodes: { namespace: 'csi-nfs' } } },
+      /trust\.nodes\.namespace: "csi-nfs" is the NFS driver's namespace/,
+    ],
+    [
+      { trust: { nodes: { namespace: 'vault' } } },
+      /trust\.nodes\.namespace: "vault" is the namespace tls\.inClusterServer\.namespace names/,
+    ],
+    [
+      { trust: { nodes: { namespace: 'kube-system' } } },
+      /trust\.nodes\.namespace: "kube-system" is a namespace Kubernetes owns/,
+    ],
+  ])('a namespace that belongs to something else: %j', (override, message) => {
+    expect(errorOf(override)).toMatch(message);
+  });
+
+  test('a bundle name that may clash with our own ConfigMaps', () => {
+    expect(errorOf({ trust: { bundleName: 'harbor-core' } })).toMatch(
+      /trust\.bundleName: "harbor-core" starts with "harbor-"/,
+    );
+    expect(
+      find(synthApp({ trust: { bundleName: 'corp-ca' } }).objects, 'Bundle', 'corp-ca'),
+    ).toBeDefined();
+  });
+
+  test.each([
+    [{ images: { registry: 'harbor.example.test:443/mirror' } }, /images\.registry: /],
+    [
+      { trust: { nodes: { image: 'harbor.example.test/library/busybox:1.36' } } },
+      /trust\.nodes\.image: /,
+    ],
+    [
+      { tls: { inClusterServer: { image: 'harbor.example.test/hashicorp/vault:2.0.4' } } },
+      /tls\.inClusterServer\.image: /,
+    ],
+  ])('images pulled from the Harbor being deployed: %j', (override, field) => {
+    const message = errorOf(override);
+
+    expect(message).toMatch(field);
+    expect(message).toMatch(/is on harbor\.example\.test, the Harbor this configuration deploys/);
+  });
+
+  test('a CA that ends before the certificates it signs', () => {
+    expect(errorOf({ tls: { type: 'selfSigned', ca: { duration: '2h' } } })).toMatch(
+      /tls\.ca\.duration: "2h" is not longer than tls\.duration "2160h"/,
+    );
+  });
+
+  test('a new in-cluster Vault without its setup, and settings the setup would ignore', () => {
+    expect(errorOf({ tls: { setup: null } })).toMatch(
+      /tls\.setup: is null, but a new in-cluster Vault has no PKI/,
+    );
+    expect(
+      errorOf({
+        tls: {
+          ...EXTERNAL_VAULT,
+          setup: { ...EXTERNAL_VAULT.setup, kubernetesHost: 'https://k8s.example.test' },
+        },
+      }),
+    ).toMatch(
+      /tls\.setup\.kubernetesHost: is only written with tls\.setup\.configureKubernetesAuth true/,
+    );
+  });
+
+  test('node trust pauses outside 10 seconds to a day, in the words written', () => {
+    expect(errorOf({ trust: { nodes: { interval: '0s' } } })).toMatch(
+      /trust\.nodes\.interval: "0s" is not a pause from 10 seconds to a day/,
+    );
+  });
+
+  test('construct problems under the settings the user wrote', () => {
+    const message = errorOf({
+      tls: { mount: 'a'.repeat(300) },
+      trust: { nodes: { containerdCertsDir: 'relative/certs.d' } },
+    });
+
+    expect(message).toMatch(/tls\.mount: "a{300}"/);
+    expect(message).toMatch(/trust\.nodes\.containerdCertsDir: "relative\/certs\.d"/);
+  });
+});
+
+describe('the TLS chain also', () => {
+  test('lets a short Vault role work with the setup Job', () => {
+    const { objects } = synthApp({ tls: { maxDuration: '168h', duration: '48h', renewBefore: null } });
+
+    expect(setupEnv(objects).PKI_ROLE_ARGS).toMatch(/^max_ttl=168h$/m);
+    expect(setupEnv(objects).PKI_ROLE_ARGS).toMatch(/^ttl=168h$/m);
+  });
+
+  test('leaves k3s nodes their own containerd, writing only the Rancher CA path', () => {
+    const { objects } = synthApp({ trust: { nodes: { rancher: 'k3s' } } });
+
+    const container = find(objects, 'DaemonSet', 'harbor-node-trust').spec.template.spec
+      .containers[0];
+
+    expect(envOf(container, 'CONTAINERD_CERTS_DIR')).toBe('');
+    expect(envOf(container, 'DOCKER_CERTS_DIR')).toBe('');
+    expect(envOf(container, 'RANCHER_CERTS_DIR')).toBe('/etc/rancher/k3s/certs');
+  });
+
+  test('labels Harbor namespace for a bundle only when there is one', () => {
+    const acme = { type: 'acme', server: 'https://acme.example.test/dir', email: 'a@example.test' };
+
+    const labels = find(synthApp({ tls: acme }).objects, 'Namespace', 'harbor').metadata.labels;
+
+    expect(Object.keys(labels).filter((k) => k.startsWith('trust.'))).toEqual([]);
   });
 });

@@ -71,4 +71,17 @@ describe('AcmeIssuer', () => {
       /server: "http:\/\/acme\.example\.test" is not an https URL[\s\S]*email: "ops" is not an email address[\s\S]*dns01\.nameserver: "ns1::53" is not a DNS server address[\s\S]*dns01\.tsigKeyName: and tsigSecret go together/,
     );
   });
+
+  test('refuses port 0 and TSIG algorithms cert-manager does not know', () => {
+    const solver = AcmeSolver.dns01Rfc2136({
+      nameserver: 'ns1.example.test:0',
+      tsigKeyName: 'k',
+      tsigAlgorithm: 'FOO',
+      tsigSecret: { name: 'tsig', key: 'secret' },
+    });
+
+    expect(() => synth({ solver })).toThrow(
+      /dns01\.nameserver: "ns1\.example\.test:0" is not a DNS server address[\s\S]*dns01\.tsigAlgorithm: "FOO" is not a TSIG algorithm cert-manager knows; use one of HMACMD5/,
+    );
+  });
 });

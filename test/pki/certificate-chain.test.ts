@@ -278,4 +278,14 @@ describe('readCertificateChain', () => {
         'PEM chain the TLS Secret serves as tls.crt',
     ]);
   });
+
+  test.each(['/dev/zero', '/tmp'])(
+    'refuses %s, which is no chain file, before reading it',
+    (file) => {
+      expect(readCertificateChain(file, { host: HOST }, FIELD)).toEqual([
+        `${FIELD}: ${JSON.stringify(file)} is not a PEM file of at most 1 MiB; name the file ` +
+          'holding the chain the TLS Secret serves as tls.crt',
+      ]);
+    },
+  );
 });
