@@ -420,7 +420,9 @@ describe('the TLS chain refuses', () => {
 
 describe('the TLS chain also', () => {
   test('lets a short Vault role work with the setup Job', () => {
-    const { objects } = synthApp({ tls: { maxDuration: '168h', duration: '48h', renewBefore: null } });
+    const { objects } = synthApp({
+      tls: { maxDuration: '168h', duration: '48h', renewBefore: null },
+    });
 
     expect(setupEnv(objects).PKI_ROLE_ARGS).toMatch(/^max_ttl=168h$/m);
     expect(setupEnv(objects).PKI_ROLE_ARGS).toMatch(/^ttl=168h$/m);
