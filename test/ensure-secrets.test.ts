@@ -8,7 +8,7 @@ import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { FakeSecretsApi, StoredSecret, TlsFiles } from './support/fake-k8s-api';
+import { FakeSecretsApi, StoredSecret, TlsFiles, selfSignedTls } from './support/fake-k8s-api';
 import { RunResult, run } from './support/processes';
 
 const SCRIPT = path.join(__dirname, '..', 'lib', 'harbor', 'scripts', 'ensure-secrets.py');
@@ -171,32 +171,7 @@ function decoded(secret: StoredSecret | undefined, key: string): Buffer {
 
 /** A throw-away self-signed certificate for 127.0.0.1, which is also its own CA. */
 function selfSignedCert(): TlsFiles {
-  const dir = fs.mkdtempSync(path.join(workDir, 'tls-'));
-  const files = { key: path.join(dir, 'tls.key'), cert: path.join(dir, 'tls.crt') };
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-subj',
-      '/CN=kubernetes',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-      '-days',
-      '1',
-      '-keyout',
-      files.key,
-      '-out',
-      files.cert,
-    ],
-    { stdio: 'pipe' },
-  );
-  return files;
+  return selfSignedTls(fs.mkdtempSync(path.join(workDir, 'tls-')));
 }
 
 /** `htpasswd -vb` against a throw-away file: the only place a value touches disk. */

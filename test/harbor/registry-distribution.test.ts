@@ -8,12 +8,9 @@
  * Debian packages: docker-registry, redis-server (with redis-tools), skopeo, apache2-utils,
  * python3.
  */
-import { execFileSync } from 'child_process';
-import { createHash, randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { gzipSync } from 'zlib';
 import { parse, stringify } from 'yaml';
 import { FakeSecretsApi } from '../support/fake-k8s-api';
 import {
@@ -25,6 +22,7 @@ import {
   stopDaemon,
   waitUntil,
 } from '../support/processes';
+import { OciImage, buildOciImage } from '../support/oci-image';
 import { K8sObject, containerOf, envOf, find, mountAt, ofKind, synthApp } from '../support/synth';
 
 const REPOSITORY = 'library/test';
@@ -126,78 +124,6 @@ async function runSecretsJob(objects: K8sObject[], workDir: string): Promise<Cre
     await api.stop();
   }
   return new CreatedSecrets(api);
-}
-
-// ---------------------------------------------------------------------------------------------
-// A minimal OCI image layout: one gzipped layer, a config, a manifest and index.json
-
-interface Blob {
-  readonly digest: string;
-  readonly size: number;
-}
-
-interface OciImage {
-  readonly dir: string;
-  readonly manifest: Buffer;
-  readonly manifestDigest: string;
-  readonly config: Blob;
-  readonly layer: Blob;
-}
-
-function sha256(data: Buffer): string {
-  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
-}
-
-function buildOciImage(dir: string): OciImage {
-  const blobs = path.join(dir, 'blobs', 'sha256');
-  fs.mkdirSync(blobs, { recursive: true });
-  const writeBlob = (data: Buffer): Blob => {
-    const digest = sha256(data);
-    fs.writeFileSync(path.join(blobs, digest.slice('sha256:'.length)), data);
-    return { digest, size: data.length };
-  };
-
-  const content = path.join(dir, 'content');
-  fs.mkdirSync(content);
-  // a fresh layer each run, so nothing can be served from an earlier run's blobs
-  const nonce = randomBytes(8).toString('hex');
-  fs.writeFileSync(path.join(content, 'hello.txt'), `pushed by a test ${nonce}\n`);
-  const tar = execFileSync('tar', ['--owner=0', '--group=0', '-C', content, '-cf', '-', '.']);
-  const layer = writeBlob(gzipSync(tar));
-  const config = writeBlob(
-    Buffer.from(
-      JSON.stringify({
-        architecture: 'amd64',
-        os: 'linux',
-        config: {},
-        rootfs: { type: 'layers', diff_ids: [sha256(tar)] },
-      }),
-    ),
-  );
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
-      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...layer }],
-    }),
-  );
-  const manifestBlob = writeBlob(manifest);
-  fs.writeFileSync(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  fs.writeFileSync(
-    path.join(dir, 'index.json'),
-    JSON.stringify({
-      schemaVersion: 2,
-      manifests: [
-        {
-          mediaType: 'application/vnd.oci.image.manifest.v1+json',
-          ...manifestBlob,
-          annotations: { 'org.opencontainers.image.ref.name': TAG },
-        },
-      ],
-    }),
-  );
-  return { dir, manifest, manifestDigest: manifestBlob.digest, config, layer };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -304,7 +230,7 @@ beforeAll(async () => {
   );
   startupLog = registry.output();
 
-  image = buildOciImage(path.join(workDir, 'image'));
+  image = buildOciImage(path.join(workDir, 'image'), TAG);
 });
 
 afterAll(async () => {

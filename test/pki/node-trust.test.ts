@@ -6,13 +6,12 @@
  *
  * Debian packages: containerd, docker-registry, skopeo, openssl, shellcheck.
  */
-import { execFileSync, spawnSync } from 'child_process';
-import { createHash, randomBytes } from 'crypto';
+import { spawnSync } from 'child_process';
+import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { lookup } from 'dns/promises';
-import { gzipSync } from 'zlib';
 import { Chart, Duration, Testing } from 'cdk8s';
 import { parse, stringify } from 'yaml';
 import { NodeTrust, NodeTrustProps, RancherDistribution } from '../../lib/pki/node-trust';
@@ -27,6 +26,7 @@ import {
   waitUntil,
 } from '../support/processes';
 import { expectValidObjects } from '../support/schema';
+import { buildOciImage } from '../support/oci-image';
 import { K8sObject, containerOf, find, ofKind, podSpec } from '../support/synth';
 
 const SCRIPT = path.join(__dirname, '..', '..', 'lib', 'pki', 'scripts', 'node-trust.sh');
@@ -258,63 +258,6 @@ function makePki(
     subjectAltNames: [`DNS:${host}`, 'DNS:localhost', 'IP:127.0.0.1'],
   });
   return { root, leaf, chain: pki.writeChain('chain.crt', [leaf, intermediate]) };
-}
-
-function sha256(data: Buffer): string {
-  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
-}
-
-/** A one-layer OCI image layout with the given tag, written by hand. */
-function buildOciImage(dir: string, tag: string): void {
-  const blobs = path.join(dir, 'blobs', 'sha256');
-  fs.mkdirSync(blobs, { recursive: true });
-  const writeBlob = (data: Buffer) => {
-    const digest = sha256(data);
-    fs.writeFileSync(path.join(blobs, digest.slice('sha256:'.length)), data);
-    return { digest, size: data.length };
-  };
-  const content = path.join(dir, 'content');
-  fs.mkdirSync(content);
-  fs.writeFileSync(
-    path.join(content, 'hello.txt'),
-    `node-trust ${randomBytes(8).toString('hex')}\n`,
-  );
-  const tar = execFileSync('tar', ['--owner=0', '--group=0', '-C', content, '-cf', '-', '.']);
-  const layer = writeBlob(gzipSync(tar));
-  const config = writeBlob(
-    Buffer.from(
-      JSON.stringify({
-        architecture: 'amd64',
-        os: 'linux',
-        config: {},
-        rootfs: { type: 'layers', diff_ids: [sha256(tar)] },
-      }),
-    ),
-  );
-  const manifest = writeBlob(
-    Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: 'application/vnd.oci.image.manifest.v1+json',
-        config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
-        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...layer }],
-      }),
-    ),
-  );
-  fs.writeFileSync(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  fs.writeFileSync(
-    path.join(dir, 'index.json'),
-    JSON.stringify({
-      schemaVersion: 2,
-      manifests: [
-        {
-          mediaType: 'application/vnd.oci.image.manifest.v1+json',
-          ...manifest,
-          annotations: { 'org.opencontainers.image.ref.name': tag },
-        },
-      ],
-    }),
-  );
 }
 
 describe('the script with real containerd and registry', () => {
