@@ -150,17 +150,14 @@ export function buildPki(
   );
   owners.set(config.namespace, "Harbor's namespace");
 
+  // the issuers get a file of their own only when there are any, so no file is ever empty
+  let pki: Chart | undefined;
   const pkiChart = (): Chart => {
-    if (charts.some((chart) => chart.node.id === 'pki')) {
-      return charts.find((chart) => chart.node.id === 'pki')!;
-    }
-    const chart = new Chart(app, 'pki', {
-      namespace: config.namespace,
-      disableResourceNameHashes: true,
-    });
-    chart.addDependency(charts[charts.length - 1] ?? base);
-    charts.push(chart);
-    return chart;
+    if (pki) return pki;
+    pki = new Chart(app, 'pki', { namespace: config.namespace, disableResourceNameHashes: true });
+    pki.addDependency(charts[charts.length - 1] ?? base);
+    charts.push(pki);
+    return pki;
   };
 
   let tls: HarborTls | undefined;

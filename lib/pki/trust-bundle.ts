@@ -43,11 +43,6 @@ export interface TrustBundleRef {
  * publishes only what its sources hold, never the public roots.
  */
 export class TrustBundle extends Construct {
-  /** The labels a namespace needs to receive the bundle. */
-  public static namespaceLabelsOf(name: string): Record<string, string> {
-    return { [`trust.cdk8s-harbor.io/${name}`]: 'true' };
-  }
-
   public static check(props: TrustBundleProps, prefix = ''): readonly string[] {
     const problems = new Problems();
     problems.value(
@@ -82,7 +77,7 @@ export class TrustBundle extends Construct {
     problems.throwIfAny(`trust bundle ${show(props.name)}`);
 
     const key = props.key ?? 'ca.crt';
-    this.namespaceLabels = TrustBundle.namespaceLabelsOf(props.name);
+    this.namespaceLabels = { [`trust.cdk8s-harbor.io/${props.name}`]: 'true' };
 
     this.resource = new trust.Bundle(this, 'Resource', {
       metadata: { name: props.name },
