@@ -344,6 +344,15 @@ export const configSchema = z.strictObject({
     registry: replicas.optional(),
     jobservice: replicas.optional(),
   }),
+  highAvailability: z.boolean().optional(),
+  resources: z
+    .strictObject({
+      core: resources.optional(),
+      portal: resources.optional(),
+      registry: resources.optional(),
+      jobservice: resources.optional(),
+    })
+    .optional(),
   existingSecrets: z.strictObject({
     secretKey: secretKeyRef.optional(),
     csrfKey: secretKeyRef.optional(),

@@ -326,6 +326,8 @@ function harborProps(
       : undefined,
     existingSecrets: config.existingSecrets,
     replicas: config.replicas,
+    highAvailability: config.highAvailability,
+    resources: config.resources,
     ingressClassName: config.ingressClassName,
     logLevel: config.logLevel as LogLevel,
     ipv6: config.ipv6,

@@ -24,7 +24,7 @@ import { PersistenceProps, checkPersistence } from './persistence';
 import { HarborPortal } from './portal';
 import { HarborRedis, InternalRedis, InternalRedisOptions, externalRedisConnection } from './redis';
 import { HarborRegistry, checkRegistryReplicas } from './registry';
-import { checkResources } from './resources';
+import { ComponentResources, checkResources } from './resources';
 import { ExistingHarborSecrets, HarborSecrets } from './secrets';
 import { HarborTrivy, TrivyOptions, trivyNetworking } from './trivy';
 import {
@@ -48,6 +48,18 @@ export interface HarborReplicas {
   readonly registry?: number;
   /** @default 1 */
   readonly jobservice?: number;
+}
+
+/** CPU and memory of the stateless components. */
+export interface HarborResources {
+  /** @default - 100m, 256Mi, limit 1Gi; HA: 500m, 1Gi, limit 2Gi */
+  readonly core?: ComponentResources;
+  /** @default - 50m, 64Mi, limit 256Mi; HA: 100m, 128Mi, limit 256Mi */
+  readonly portal?: ComponentResources;
+  /** @default - 100m, 256Mi, limit 2Gi; HA: 500m, 512Mi, limit 4Gi */
+  readonly registry?: ComponentResources;
+  /** @default - 100m, 256Mi, limit 1Gi; HA: 250m, 512Mi, limit 2Gi */
+  readonly jobservice?: ComponentResources;
 }
 
 export interface HarborProps {
@@ -108,8 +120,26 @@ export interface HarborProps {
    */
   readonly nfsStorageClasses?: string[];
 
-  /** @default - one of each */
+  /**
+   * Replica counts of the stateless components.
+   * @default - one of each; two of each with `highAvailability`
+   */
   readonly replicas?: HarborReplicas;
+
+  /**
+   * Run every stateless component (core, portal, registry, jobservice) at least twice, spread
+   * over nodes with a PodDisruptionBudget each, sized for production. It needs an external
+   * PostgreSQL and Redis, since the built-in ones are single pods, and a ReadWriteMany
+   * registry volume. Trivy stays one pod: a restart delays scans, never pulls or pushes.
+   * @default false
+   */
+  readonly highAvailability?: boolean;
+
+  /**
+   * CPU and memory of the stateless components.
+   * @default - small requests; larger ones with `highAvailability`
+   */
+  readonly resources?: HarborResources;
 
   /**
    * The IngressClass of the ingress-nginx controller in front of Harbor.
@@ -230,27 +260,32 @@ export class Harbor extends Construct {
       caBundle: props.caBundle,
       logLevel: props.logLevel,
     };
-    const replicas = props.replicas ?? {};
+    const replicas = { ...(props.highAvailability ? HA_REPLICAS : {}), ...props.replicas };
+    const resources = { ...(props.highAvailability ? HA_RESOURCES : {}), ...props.resources };
 
     this.core = new HarborCore(this, 'Core', {
       ...common,
       replicas: replicas.core,
+      resources: resources.core,
       // the download is the registry's own CA: a private issuer's; a commercial one needs none
       caDownload: props.caDownload ?? (props.tls.issuer ? props.caBundle : undefined),
     });
     this.portal = new HarborPortal(this, 'Portal', {
       ...common,
       replicas: replicas.portal,
+      resources: resources.portal,
       ipv6: props.ipv6,
     });
     this.registry = new HarborRegistry(this, 'Registry', {
       ...common,
       storage: props.registryStorage,
       replicas: replicas.registry,
+      resources: resources.registry,
     });
     this.jobservice = new HarborJobservice(this, 'Jobservice', {
       ...common,
       replicas: replicas.jobservice,
+      resources: resources.jobservice,
     });
     if (props.trivy) {
       this.trivy = new HarborTrivy(this, 'Trivy', { ...common, ...props.trivy });
@@ -358,11 +393,15 @@ function validate(props: HarborProps, problems: Problems): void {
       Number.isInteger(n) && n >= 1 && n <= 20 ? undefined : 'is not a whole number from 1 to 20',
     );
   }
+  for (const [component, resources] of Object.entries(props.resources ?? {})) {
+    checkResources(problems, `resources.${component}`, resources);
+  }
+  if (props.highAvailability) checkHighAvailability(problems, props);
   checkRegistryReplicas(
     problems,
     'replicas.registry',
     'registryStorage',
-    props.replicas?.registry ?? 1,
+    props.replicas?.registry ?? (props.highAvailability ? HA_REPLICAS.registry : 1),
     props.registryStorage,
   );
 
@@ -444,3 +483,36 @@ const SECRET_REFS = [
 ] as const;
 
 const notEmpty = (value: string) => (value.length > 0 ? undefined : 'is empty');
+
+const HA_REPLICAS = { core: 2, portal: 2, registry: 2, jobservice: 2 } as const;
+
+const HA_RESOURCES: HarborResources = {
+  core: { cpu: '500m', memory: '1Gi', memoryLimit: '2Gi' },
+  portal: { cpu: '100m', memory: '128Mi', memoryLimit: '256Mi' },
+  registry: { cpu: '500m', memory: '512Mi', memoryLimit: '4Gi' },
+  jobservice: { cpu: '250m', memory: '512Mi', memoryLimit: '2Gi' },
+};
+
+/** What the HA profile needs: no single pod in the path of a pull or a push. */
+function checkHighAvailability(problems: Problems, props: HarborProps): void {
+  for (const [component, count] of Object.entries(props.replicas ?? {})) {
+    problems.check(
+      count === undefined || count >= 2,
+      `replicas.${component}`,
+      `${count} replica leaves no ${component} during a node drain, which highAvailability` +
+        ' rules out; use 2 or more, or turn highAvailability off',
+    );
+  }
+  problems.check(
+    props.database.externalOptions !== undefined,
+    'database.type',
+    '"internal" is a single PostgreSQL pod, which highAvailability rules out; use an external' +
+      ' (replicated) PostgreSQL with type external',
+  );
+  problems.check(
+    props.redis.externalOptions !== undefined,
+    'redis.type',
+    '"internal" is a single Redis pod, which highAvailability rules out; use an external' +
+      ' (replicated) Redis with type external',
+  );
+}

@@ -110,7 +110,7 @@ describe('configuration', () => {
   });
 
   test('the example files synthesize', () => {
-    for (const file of ['examples/nonprod.yaml', 'examples/production.yaml']) {
+    for (const file of ['examples/nonprod.yaml', 'examples/production.yaml', 'examples/ha.yaml']) {
       const config = loadConfig(path.join(__dirname, '..', '..', file));
       const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'harbor-example-'));
       try {
