@@ -47,4 +47,17 @@ export const DEFAULT_CONFIG = {
   },
   replicas: {},
   existingSecrets: {},
+  // Harbor's own settings, applied by the settings Job: a private project that scans every
+  // push and serves only cosign-signed images, and a robot CI pipelines push and sign with
+  settings: {
+    projects: [{ name: 'apps', scanOnPush: true, signatures: ['cosign'] }],
+    robots: [
+      {
+        name: 'ci',
+        level: { project: 'apps' },
+        permissions: ['push'],
+        description: 'CI pipelines push and sign images in apps',
+      },
+    ],
+  },
 } as const;

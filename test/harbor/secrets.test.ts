@@ -85,6 +85,8 @@ describe('HarborSecrets', () => {
         tokenKey: ref('h'),
         databasePassword: ref('i'),
       },
+      // the settings Job is the only other Job in Harbor's namespace
+      settings: null,
     });
 
     expect(ofKind(objects, 'Job').filter((j) => j.metadata.namespace === 'harbor')).toEqual([]);

@@ -1,6 +1,6 @@
 /**
  * An in-process double of the Kubernetes core API, as much of it as our pod scripts use:
- * Secrets (create, get) and ConfigMaps (get, create, merge-patch, update), answering with the
+ * Secrets (create, get, update) and ConfigMaps (get, create, merge-patch, update), answering with the
  * status codes and Status bodies the real API server sends. Every request is recorded.
  */
 import { execFileSync } from 'child_process';
@@ -280,7 +280,11 @@ export class FakeSecretsApi {
     );
     const method = req.method ?? '';
     const verb = match && verbOf(method, match[3] !== undefined);
-    if (!match || !verb || (match[2] === 'secrets' && !['create', 'get'].includes(verb))) {
+    if (
+      !match ||
+      !verb ||
+      (match[2] === 'secrets' && !['create', 'get', 'update'].includes(verb))
+    ) {
       status(405, `${method} ${req.url} is not supported`);
       return;
     }
@@ -355,11 +359,19 @@ export class FakeSecretsApi {
         status(400, 'the name of the object does not match the name on the URL');
         return;
       }
-      const problem = invalidConfigMap(object as StoredConfigMap, namespace);
+      const problem =
+        resource === 'secrets'
+          ? invalidSecret(object as StoredSecret, namespace)
+          : invalidConfigMap(object as StoredConfigMap, namespace);
       if (problem) {
-        status(422, `ConfigMap "${name}" is invalid: ${problem}`);
+        status(422, `${kind} "${name}" is invalid: ${problem}`);
       } else if (!existing) {
         notFound();
+      } else if (
+        resource === 'secrets' &&
+        (existing as StoredSecret).type !== (object as StoredSecret).type
+      ) {
+        status(422, `Secret "${name}" is invalid: type: Invalid value: field is immutable`);
       } else if (
         // an update without a resourceVersion is unconditional, as in the real API
         ![undefined, (existing as StoredConfigMap).metadata.resourceVersion].includes(
@@ -368,7 +380,7 @@ export class FakeSecretsApi {
       ) {
         status(
           409,
-          `Operation cannot be fulfilled on configmaps "${name}": the object has been ` +
+          `Operation cannot be fulfilled on ${resource} "${name}": the object has been ` +
             `modified; please apply your changes to the latest version and try again`,
           { name, kind: resource },
         );
@@ -494,7 +506,18 @@ function invalidSecret(secret: StoredSecret, namespace: string): string | undefi
   if (secret.metadata.namespace && secret.metadata.namespace !== namespace) {
     return 'the namespace of the object does not match the namespace on the request';
   }
-  if (secret.type !== 'Opaque') return 'type must be Opaque';
+  if (secret.type === 'kubernetes.io/dockerconfigjson') {
+    // the API server requires the key and parses it as JSON
+    const config = secret.data?.['.dockerconfigjson'];
+    if (!config) return 'data[.dockerconfigjson]: Required value';
+    try {
+      JSON.parse(Buffer.from(config, 'base64').toString('utf8'));
+    } catch {
+      return 'data[.dockerconfigjson]: Invalid value: not valid JSON';
+    }
+  } else if (secret.type !== 'Opaque') {
+    return 'type must be Opaque or kubernetes.io/dockerconfigjson';
+  }
   for (const value of Object.values(secret.data ?? {})) {
     if (Buffer.from(value, 'base64').toString('base64') !== value) return 'data is not base64';
   }

@@ -4,10 +4,10 @@ import * as fs from 'fs';
 import * as https from 'https';
 import * as os from 'os';
 import * as path from 'path';
-import { selfSignedTls } from './support/fake-k8s-api';
-import { FakeHarborApi } from './support/fake-harbor-api';
+import { selfSignedTls } from '../../support/fake-k8s-api';
+import { FakeHarborApi } from '../../support/fake-harbor-api';
 
-const ROOT = path.join(__dirname, '..');
+const ROOT = path.join(__dirname, '..', '..', '..');
 const SHARED = process.env.HARBOR_SHARED_DIR ?? path.join(ROOT, '..', 'shared');
 const SWAGGER = path.join(SHARED, 'api', 'harbor-v2.15.2-swagger.yaml');
 

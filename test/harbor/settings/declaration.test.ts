@@ -1,0 +1,1079 @@
+import { REPLICATION_ADAPTERS } from '../../../lib/harbor/core';
+import {
+  HarborAuthentication,
+  HarborSettingsDeclaration,
+  LdapScope,
+  ProjectCreationRestriction,
+  RenderContext,
+  ReplicationEndpointType,
+  ReplicationTrigger,
+  RetentionTemplate,
+  RobotLevel,
+  RobotPermission,
+  ScanAllSchedule,
+  ScannerAuth,
+  Severity,
+  SignatureEnforcement,
+  UserSettingsDelivery,
+  checkSettings,
+  renderSettings,
+} from '../../../lib/harbor/settings/declaration';
+import { Problems } from '../../../lib/private/validation';
+
+const context: RenderContext = {
+  owner: 'cdk8s-harbor:harbor/harbor',
+  registry: 'registry.example.test',
+  namespace: 'harbor',
+  instance: 'harbor',
+};
+
+/** What the non-production profile declares: a signed-only project and a CI robot. */
+const ci: HarborSettingsDeclaration = {
+  projects: [{ name: 'apps', signatures: [SignatureEnforcement.COSIGN] }],
+  robots: [
+    { name: 'ci', level: RobotLevel.project('apps'), permissions: [RobotPermission.push()] },
+  ],
+};
+
+function problemsOf(d: HarborSettingsDeclaration): readonly string[] {
+  const problems = new Problems();
+  checkSettings(problems, 'settings', d);
+  return problems.all;
+}
+
+/** Expects exactly one problem, at `field`, containing `fragment`. */
+function expectProblem(d: HarborSettingsDeclaration, field: string, fragment: string): void {
+  const all = problemsOf(d);
+  expect(all).toHaveLength(1);
+  expect(all[0].startsWith(`${field}: `)).toBe(true);
+  expect(all[0]).toContain(fragment);
+}
+
+const withProject = (extra: object) => ({ projects: [{ name: 'apps', ...extra }] });
+
+describe('checkSettings', () => {
+  test('accepts the CI declaration and a full one', () => {
+    const full: HarborSettingsDeclaration = {
+      projects: [
+        {
+          name: 'team.a_b-c',
+          public: true,
+          signatures: [SignatureEnforcement.COSIGN, SignatureEnforcement.NOTATION],
+          preventVulnerable: { severity: Severity.CRITICAL },
+          storageLimit: '2Ti',
+          cveAllowlist: { items: ['CVE-2024-3094'], expiresAt: '2026-12-31' },
+          scanner: 'extra',
+          retention: {
+            rules: [{ template: RetentionTemplate.LATEST_PUSHED, param: 10, tags: 'v*' }],
+            schedule: '0 30 2 * * SUN',
+          },
+        },
+        { name: 'charts', helmCharts: true, signatures: [SignatureEnforcement.NOTATION] },
+      ],
+      robots: [
+        {
+          name: 'fleet',
+          level: RobotLevel.system(),
+          permissions: [
+            RobotPermission.pull('*'),
+            RobotPermission.system([{ resource: 'project', action: 'create' }]),
+          ],
+          pullSecret: { namespaces: ['apps', 'default'], serviceAccounts: ['default'] },
+        },
+      ],
+      registries: [
+        {
+          name: 'dr',
+          type: ReplicationEndpointType.HARBOR,
+          url: 'https://dr.example.test',
+          credential: {
+            accessKey: { name: 'dr-robot', key: 'username' },
+            accessSecret: { name: 'dr-robot', key: 'password' },
+          },
+        },
+      ],
+      replicationPolicies: [
+        { name: 'to-dr', pushTo: 'dr', trigger: ReplicationTrigger.eventBased() },
+        { name: 'from-dr', pullFrom: 'dr', trigger: ReplicationTrigger.scheduled('0 0 */6 * * *') },
+      ],
+      scanners: [{ name: 'extra', url: 'http://scanner.tools:8080', default: true }],
+      scanAllSchedule: ScanAllSchedule.custom('0 0 3 * * 1-5'),
+      auditLog: { forwardEndpoint: 'syslog.example.test:514', skipDatabase: true },
+      authentication: HarborAuthentication.database(),
+      robotTokenDuration: 90,
+    };
+
+    expect(problemsOf(ci)).toEqual([]);
+    expect(problemsOf(full)).toEqual([]);
+  });
+
+  test('names the field as the user writes it and reports every problem together', () => {
+    const all = problemsOf({
+      projects: [{ name: 'Apps', preventVulnerable: { severity: 'severe' as Severity } }],
+    });
+
+    expect(all).toHaveLength(2);
+    expect(all[0]).toMatch(/^settings\.projects\[0\]\.name: "Apps" is not a project name/);
+    expect(all[1]).toMatch(/^settings\.projects\[0\]\.preventVulnerable\.severity: "severe"/);
+  });
+
+  test.each(['0 2 * * *', '30 2 * * 1'])('rejects the 5-field cron %p with a hint', (cron) => {
+    expectProblem(
+      withProject({ retention: { rules: [{ template: 'always' }], schedule: cron } }),
+      'settings.projects[0].retention.schedule',
+      `prepend "0 " ("0 ${cron}")`,
+    );
+  });
+
+  test.each([
+    ['30 0 2 * * *', 'seconds field other than 0'],
+    ['@daily', 'has 1 fields'],
+    ['0 0 2 * * * 2026', 'has 7 fields'],
+    ['0 60 2 * * *', 'minute field "60" out of 0-59'],
+    ['0 0 24 * * *', 'hour field "24"'],
+    ['0 0 2 0 * *', 'day of month field "0"'],
+    ['0 0 2 * 13 *', 'month field "13"'],
+    ['0 0 2 * * 7', 'day of week field "7"'],
+    ['0 0 2 * * MON-', 'day of week field'],
+    [' 0 0 2 * * *', 'is not a cron'],
+  ])('rejects the cron %p that Harbor refuses', (cron, fragment) => {
+    expectProblem(
+      { scanAllSchedule: ScanAllSchedule.custom(cron) },
+      'settings.scanAllSchedule.cron',
+      fragment,
+    );
+  });
+
+  test('accepts crons with lists, ranges, steps and names', () => {
+    for (const cron of ['0 */15 * * * *', '0 0 1,13 * JAN-MAR ?', '0 5 4 1-7/2 * MON']) {
+      expect([cron, problemsOf({ scanAllSchedule: ScanAllSchedule.custom(cron) })]).toEqual([
+        cron,
+        [],
+      ]);
+    }
+  });
+
+  test('rejects a severity that does not exist', () => {
+    expectProblem(
+      withProject({ preventVulnerable: { severity: 'severe' } }),
+      'settings.projects[0].preventVulnerable.severity',
+      'is not a severity; use one of "none", "low", "medium", "high", "critical"',
+    );
+  });
+
+  test('rejects a robot permission on a project that is not declared', () => {
+    expectProblem(
+      {
+        ...ci,
+        robots: [
+          { name: 'x', level: RobotLevel.system(), permissions: [RobotPermission.push('web')] },
+        ],
+      },
+      'settings.robots[0].permissions[0]',
+      '"web" is not a project declared in projects',
+    );
+    expectProblem(
+      {
+        ...ci,
+        robots: [
+          { name: 'x', level: RobotLevel.project('web'), permissions: [RobotPermission.pull()] },
+        ],
+      },
+      'settings.robots[0].level.project',
+      'is not a project declared in projects',
+    );
+  });
+
+  test("allows a system robot's permission on every project with '*'", () => {
+    const d = {
+      robots: [{ name: 'x', level: RobotLevel.system(), permissions: [RobotPermission.pull('*')] }],
+    };
+
+    expect(problemsOf(d)).toEqual([]);
+  });
+
+  test('keeps a project robot inside its project and to project permissions', () => {
+    const d = (permission: RobotPermission) => ({
+      projects: [{ name: 'apps' }, { name: 'web' }],
+      robots: [{ name: 'x', level: RobotLevel.project('apps'), permissions: [permission] }],
+    });
+
+    expectProblem(d(RobotPermission.pull('web')), 'settings.robots[0].permissions[0]', 'outside');
+    expectProblem(
+      d(RobotPermission.system([{ resource: 'project', action: 'create' }])),
+      'settings.robots[0].permissions[0]',
+      'is a system permission',
+    );
+  });
+
+  test('rejects a robot without a level', () => {
+    const robot = { name: 'x', permissions: [RobotPermission.pull('*')] };
+
+    expectProblem({ robots: [robot as never] }, 'settings.robots[0].level', 'is not set');
+  });
+
+  test('rejects an access pair Harbor does not grant robots', () => {
+    expectProblem(
+      {
+        ...ci,
+        robots: [
+          {
+            name: 'x',
+            level: RobotLevel.project('apps'),
+            permissions: [RobotPermission.project([{ resource: 'repository', action: 'fly' }])],
+          },
+        ],
+      },
+      'settings.robots[0].permissions[0].access[0]',
+      'is not a project permission Harbor grants robots',
+    );
+  });
+
+  test.each([
+    [-5, 'is below zero'],
+    [0, 'reads 0 as "the system default"'],
+    [1.5, 'is not a whole number of bytes'],
+    ['10G', 'is not a size'],
+    ['-5Gi', 'is not a size'],
+  ])('rejects the quota %p', (storageLimit, fragment) => {
+    expectProblem(withProject({ storageLimit }), 'settings.projects[0].storageLimit', fragment);
+  });
+
+  test.each([
+    ['projects', { projects: [{ name: 'apps' }, { name: 'apps' }] }],
+    [
+      'robots',
+      {
+        projects: [{ name: 'apps' }],
+        robots: [0, 1].map((i) => ({
+          name: 'ci',
+          level: RobotLevel.project('apps'),
+          permissions: [RobotPermission.pull()],
+          pullSecret: { name: `ci-${i}` },
+        })),
+      },
+    ],
+    [
+      'registries',
+      {
+        registries: [0, 1].map(() => ({
+          name: 'dr',
+          type: ReplicationEndpointType.HARBOR,
+          url: 'https://dr.example.test',
+        })),
+      },
+    ],
+    [
+      'replicationPolicies',
+      {
+        registries: [
+          { name: 'dr', type: ReplicationEndpointType.HARBOR, url: 'https://dr.example.test' },
+        ],
+        replicationPolicies: [0, 1].map(() => ({ name: 'p', pushTo: 'dr' })),
+      },
+    ],
+    ['scanners', { scanners: [0, 1].map(() => ({ name: 's', url: 'http://s.tools:8080' })) }],
+  ])('rejects duplicate names of %s', (list, d) => {
+    expectProblem(
+      d as HarborSettingsDeclaration,
+      `settings.${list}[1].name`,
+      `is already the name of ${list}[0]; names must be unique`,
+    );
+  });
+
+  test('rejects two robots whose credentials land in the same Secret', () => {
+    expectProblem(
+      {
+        robots: [
+          {
+            name: 'a',
+            level: RobotLevel.system(),
+            permissions: [RobotPermission.pull('*')],
+            pullSecret: { name: 'pull' },
+          },
+          {
+            name: 'b',
+            level: RobotLevel.system(),
+            permissions: [RobotPermission.pull('*')],
+            pullSecret: { name: 'pull' },
+          },
+        ],
+      },
+      'settings.robots[1].pullSecret',
+      "is also robots[0]'s Secret",
+    );
+  });
+
+  test.each(['Apps', '-apps', 'apps-', 'a..b', 'a b', 'apps/web', '', 'a'.repeat(256)])(
+    'rejects the project name #%#',
+    (name) => {
+      expectProblem(
+        { projects: [{ name }] },
+        'settings.projects[0].name',
+        'is not a project name Harbor accepts',
+      );
+    },
+  );
+
+  test('accepts the project names Harbor accepts', () => {
+    expect(
+      problemsOf({ projects: ['a', '1', 'team.a_b-c', 'a'.repeat(255)].map((name) => ({ name })) }),
+    ).toEqual([]);
+  });
+
+  test.each(['ci+bot', 'robot$ci', 'CI', '_ci'])('rejects the robot name %p', (name) => {
+    expectProblem(
+      {
+        robots: [
+          {
+            name,
+            level: RobotLevel.system(),
+            permissions: [RobotPermission.pull('*')],
+            pullSecret: { name: 'x' },
+          },
+        ],
+      },
+      'settings.robots[0].name',
+      'is not a robot name Harbor accepts',
+    );
+  });
+
+  test('field failure #21: rejects Notary signature enforcement', () => {
+    expectProblem(
+      withProject({ signatures: ['notary'] }),
+      'settings.projects[0].signatures[0]',
+      'Notary is not supported',
+    );
+    expectProblem(
+      withProject({ signatures: ['sigstore'] }),
+      'settings.projects[0].signatures[0]',
+      'is not one of "cosign", "notation"',
+    );
+  });
+
+  test('field failure #21: rejects cosign enforcement on a project that holds Helm charts', () => {
+    expectProblem(
+      withProject({ helmCharts: true, signatures: [SignatureEnforcement.COSIGN] }),
+      'settings.projects[0].signatures',
+      "refuses the tag step of 'helm push' (412",
+    );
+    expect(problemsOf(withProject({ helmCharts: true }))).toEqual([]);
+  });
+
+  test('rejects a replication policy naming an undeclared registry', () => {
+    expectProblem(
+      { replicationPolicies: [{ name: 'p', pushTo: 'dr' }] },
+      'settings.replicationPolicies[0].pushTo',
+      'is not a registry declared in registries',
+    );
+  });
+
+  test('rejects a replication policy with neither or both of pullFrom and pushTo', () => {
+    const registries = [
+      { name: 'dr', type: ReplicationEndpointType.HARBOR, url: 'https://dr.example.test' },
+    ];
+
+    expectProblem(
+      { registries, replicationPolicies: [{ name: 'p' }] },
+      'settings.replicationPolicies[0]',
+      'sets neither pullFrom and pushTo',
+    );
+    expectProblem(
+      { registries, replicationPolicies: [{ name: 'p', pullFrom: 'dr', pushTo: 'dr' }] },
+      'settings.replicationPolicies[0]',
+      'sets both pullFrom and pushTo',
+    );
+    expectProblem(
+      {
+        registries,
+        replicationPolicies: [
+          { name: 'p', pullFrom: 'dr', trigger: ReplicationTrigger.eventBased() },
+        ],
+      },
+      'settings.replicationPolicies[0].trigger',
+      'is event based on a pull policy',
+    );
+  });
+
+  test('rejects a scheduled trigger without a cron', () => {
+    const registries = [
+      { name: 'dr', type: ReplicationEndpointType.HARBOR, url: 'https://dr.example.test' },
+    ];
+
+    expectProblem(
+      {
+        registries,
+        replicationPolicies: [
+          {
+            name: 'p',
+            pushTo: 'dr',
+            trigger: ReplicationTrigger.scheduled(undefined as unknown as string),
+          },
+        ],
+      },
+      'settings.replicationPolicies[0].trigger',
+      'is scheduled without a cron',
+    );
+    expectProblem(
+      { scanAllSchedule: ScanAllSchedule.custom('') },
+      'settings.scanAllSchedule',
+      'is custom without a cron',
+    );
+  });
+
+  test("rejects a project scanner that is neither 'Trivy' nor declared", () => {
+    expectProblem(
+      withProject({ scanner: 'clair' }),
+      'settings.projects[0].scanner',
+      "is neither 'Trivy' nor a scanner declared in scanners",
+    );
+    expect(problemsOf(withProject({ scanner: 'Trivy' }))).toEqual([]);
+    expectProblem(
+      { scanners: [{ name: 'Trivy', url: 'http://t:8080' }] },
+      'settings.scanners[0].name',
+      'is the scanner Harbor registers itself',
+    );
+  });
+
+  test('rejects auditLog.skipDatabase without a forwardEndpoint', () => {
+    expectProblem(
+      { auditLog: { skipDatabase: true } },
+      'settings.auditLog.skipDatabase',
+      'set forwardEndpoint too',
+    );
+  });
+
+  test.each(['syslog.example.test', 'tcp://syslog.example.test:514', 'syslog:99999'])(
+    'rejects the forwardEndpoint %p',
+    (forwardEndpoint) => {
+      expectProblem(
+        { auditLog: { forwardEndpoint } },
+        'settings.auditLog.forwardEndpoint',
+        'is not host:port',
+      );
+    },
+  );
+
+  test('rejects urls that are not http(s)', () => {
+    expectProblem(
+      {
+        registries: [
+          { name: 'dr', type: ReplicationEndpointType.HARBOR, url: 'ftp://dr.example.test' },
+        ],
+      },
+      'settings.registries[0].url',
+      'is not an http(s) URL',
+    );
+    expectProblem(
+      { scanners: [{ name: 's', url: 'scanner.tools:8080' }] },
+      'settings.scanners[0].url',
+      'is not an http(s) URL',
+    );
+    expectProblem(
+      {
+        authentication: HarborAuthentication.oidc({
+          name: 'Vault',
+          endpoint: 'vault.example.test',
+          clientId: 'harbor',
+          clientSecret: { name: 'oidc', key: 'secret' },
+        }),
+      },
+      'settings.authentication.endpoint',
+      'is not an http(s) URL',
+    );
+  });
+
+  test('rejects a registry type Harbor is not allowed to replicate with', () => {
+    expectProblem(
+      {
+        registries: [
+          { name: 'q', type: 'quay' as ReplicationEndpointType, url: 'https://quay.example.test' },
+        ],
+      },
+      'settings.registries[0].type',
+      'is not a replication type',
+    );
+  });
+
+  test.each([0, -2, 1.5])('rejects the robot duration %p', (duration) => {
+    expectProblem(
+      { ...ci, robots: [{ ...ci.robots![0], duration }] },
+      'settings.robots[0].duration',
+      'use -1 (never expires) or a number of days from 1',
+    );
+  });
+
+  test.each(['CVE-24-1', 'cve-2024-3094', 'GHSA-xxxx'])('rejects the CVE id %p', (id) => {
+    expectProblem(
+      { systemCveAllowlist: { items: [id] } },
+      'settings.systemCveAllowlist.items[0]',
+      'is not a CVE id',
+    );
+  });
+
+  test('rejects an allowlist expiry that is not an ISO date', () => {
+    expectProblem(
+      withProject({ cveAllowlist: { items: [], expiresAt: '31.12.2026' } }),
+      'settings.projects[0].cveAllowlist.expiresAt',
+      'is not an ISO date',
+    );
+  });
+
+  test('rejects both a project allowlist and useSystemCveAllowlist', () => {
+    expectProblem(
+      withProject({ cveAllowlist: { items: [] }, useSystemCveAllowlist: true }),
+      'settings.projects[0].useSystemCveAllowlist',
+      'contradicts cveAllowlist',
+    );
+  });
+
+  test('rejects a pull-secret namespace that is not a DNS label', () => {
+    expectProblem(
+      { ...ci, robots: [{ ...ci.robots![0], pullSecret: { namespaces: ['Apps.Prod'] } }] },
+      'settings.robots[0].pullSecret.namespaces[0]',
+      'is not a DNS label',
+    );
+  });
+
+  test('rejects Secret refs with a bad name or key', () => {
+    const all = problemsOf({
+      registries: [
+        {
+          name: 'dr',
+          type: ReplicationEndpointType.HARBOR,
+          url: 'https://dr.example.test',
+          credential: {
+            accessKey: { name: 'DR_Robot', key: 'user' },
+            accessSecret: { name: 'dr-robot', key: 'pass word' },
+          },
+        },
+      ],
+    });
+
+    expect(all).toEqual([
+      expect.stringMatching(
+        /^settings\.registries\[0\]\.credential\.accessKey\.name: .*not a Kubernetes object name/,
+      ),
+      expect.stringMatching(
+        /^settings\.registries\[0\]\.credential\.accessSecret\.key: .*not a Secret key/,
+      ),
+    ]);
+  });
+
+  test('rejects more than one default scanner', () => {
+    expectProblem(
+      {
+        scanners: ['a', 'b'].map((name) => ({
+          name,
+          url: `http://${name}.tools:8080`,
+          default: true,
+        })),
+      },
+      'settings.scanners',
+      'mark at most one scanner as default',
+    );
+  });
+
+  test('rejects an OIDC scope without openid', () => {
+    expectProblem(
+      {
+        authentication: HarborAuthentication.oidc({
+          name: 'Vault',
+          endpoint: 'https://vault.example.test',
+          clientId: 'harbor',
+          clientSecret: { name: 'oidc', key: 'secret' },
+          scope: ['profile'],
+        }),
+      },
+      'settings.authentication.scope',
+      "lacks 'openid'",
+    );
+  });
+});
+
+describe('renderSettings', () => {
+  test('renders the CI declaration: a scanned, cosign-enforced project and a pushing robot', () => {
+    const { document, env, overwrite } = renderSettings(ci, context);
+
+    expect(document.projects).toEqual([
+      {
+        name: 'apps',
+        metadata: {
+          public: 'false',
+          auto_scan: 'true',
+          auto_sbom_generation: 'false',
+          enable_content_trust: 'false',
+          enable_content_trust_cosign: 'true',
+          prevent_vul: 'false',
+          severity: 'low',
+          reuse_sys_cve_allowlist: 'true',
+        },
+        storageLimit: -1,
+        cveAllowlist: null,
+        scanner: null,
+        retention: null,
+      },
+    ]);
+    expect(document.robots).toEqual([
+      {
+        name: 'ci',
+        level: 'project',
+        description: '',
+        duration: -1,
+        disable: false,
+        permissions: [
+          {
+            kind: 'project',
+            namespace: 'apps',
+            access: [
+              { resource: 'repository', action: 'pull' },
+              { resource: 'repository', action: 'push' },
+              { resource: 'artifact', action: 'read' },
+              { resource: 'artifact', action: 'list' },
+              { resource: 'tag', action: 'create' },
+              { resource: 'tag', action: 'list' },
+              { resource: 'accessory', action: 'list' },
+            ],
+          },
+        ],
+        secret: {
+          name: 'harbor-robot-ci',
+          namespaces: ['harbor'],
+          registry: 'registry.example.test',
+        },
+      },
+    ]);
+    expect(document).toMatchObject({
+      apiVersion: 'cdk8s-harbor/v1',
+      owner: 'cdk8s-harbor:harbor/harbor',
+      prune: false,
+      robotNamePrefix: 'robot$',
+      scanAllSchedule: null,
+      systemCveAllowlist: null,
+      configurations: {},
+      secretConfigurations: {},
+    });
+    expect(env).toEqual({});
+    expect(overwrite).toBeUndefined();
+  });
+
+  test('renders project metadata as the strings Harbor stores', () => {
+    const { document } = renderSettings(
+      withProject({
+        public: true,
+        scanOnPush: false,
+        sbomOnPush: true,
+        signatures: [SignatureEnforcement.NOTATION, SignatureEnforcement.COSIGN],
+        preventVulnerable: { severity: Severity.HIGH },
+        storageLimit: '10Gi',
+        cveAllowlist: { items: ['CVE-2024-3094'], expiresAt: '2026-12-31' },
+        scanner: 'Trivy',
+      }),
+      context,
+    );
+
+    expect(document.projects[0]).toEqual({
+      name: 'apps',
+      metadata: {
+        public: 'true',
+        auto_scan: 'false',
+        auto_sbom_generation: 'true',
+        enable_content_trust: 'true',
+        enable_content_trust_cosign: 'true',
+        prevent_vul: 'true',
+        severity: 'high',
+        reuse_sys_cve_allowlist: 'false',
+      },
+      storageLimit: 10 * 1024 ** 3,
+      cveAllowlist: { items: ['CVE-2024-3094'], expiresAt: Date.UTC(2026, 11, 31) / 1000 },
+      scanner: 'Trivy',
+      retention: null,
+    });
+  });
+
+  test('renders quotas in bytes', () => {
+    const limits = ['500Mi', '2Ti', 1024, -1, 'unlimited'].map(
+      (storageLimit) =>
+        renderSettings(withProject({ storageLimit }), context).document.projects[0].storageLimit,
+    );
+
+    expect(limits).toEqual([500 * 1024 ** 2, 2 * 1024 ** 4, 1024, -1, -1]);
+  });
+
+  test('renders retention rules as the API takes them', () => {
+    const { document } = renderSettings(
+      withProject({
+        retention: {
+          rules: [
+            { template: RetentionTemplate.LATEST_PUSHED, param: 10, tags: 'v*', untagged: false },
+            {
+              template: RetentionTemplate.ALWAYS,
+              repositories: 'base/**',
+              excludeRepositories: true,
+              excludeTags: true,
+              tags: 'dev-*',
+            },
+          ],
+          schedule: '0 0 0 * * *',
+        },
+      }),
+      context,
+    );
+
+    expect(document.projects[0].retention).toEqual({
+      algorithm: 'or',
+      cron: '0 0 0 * * *',
+      rules: [
+        {
+          disabled: false,
+          action: 'retain',
+          template: 'latestPushedK',
+          params: { latestPushedK: 10 },
+          tag_selectors: [
+            {
+              kind: 'doublestar',
+              decoration: 'matches',
+              pattern: 'v*',
+              extras: '{"untagged":false}',
+            },
+          ],
+          scope_selectors: {
+            repository: [{ kind: 'doublestar', decoration: 'repoMatches', pattern: '**' }],
+          },
+        },
+        {
+          disabled: false,
+          action: 'retain',
+          template: 'always',
+          params: {},
+          tag_selectors: [
+            {
+              kind: 'doublestar',
+              decoration: 'excludes',
+              pattern: 'dev-*',
+              extras: '{"untagged":true}',
+            },
+          ],
+          scope_selectors: {
+            repository: [{ kind: 'doublestar', decoration: 'repoExcludes', pattern: 'base/**' }],
+          },
+        },
+      ],
+    });
+  });
+
+  test("merges a system robot's permissions per project, in declared order", () => {
+    const { document } = renderSettings(
+      {
+        ...ci,
+        robots: [
+          {
+            name: 'fleet',
+            level: RobotLevel.system(),
+            description: 'pulls for every cluster',
+            duration: 30,
+            permissions: [
+              RobotPermission.pull('*'),
+              RobotPermission.push('apps'),
+              RobotPermission.system([{ resource: 'project', action: 'create' }]),
+              RobotPermission.pull('apps'),
+            ],
+            pullSecret: { name: 'fleet-pull', namespaces: ['apps', 'web'] },
+          },
+        ],
+      },
+      context,
+    );
+
+    const robot = document.robots[0];
+    expect(robot.permissions.map((p) => [p.kind, p.namespace, p.access.length])).toEqual([
+      ['project', '*', 2],
+      ['project', 'apps', 7],
+      ['system', '/', 1],
+    ]);
+    expect(robot).toMatchObject({
+      level: 'system',
+      duration: 30,
+      description: 'pulls for every cluster',
+    });
+    expect(robot.secret).toEqual({
+      name: 'fleet-pull',
+      namespaces: ['apps', 'web'],
+      registry: 'registry.example.test',
+    });
+  });
+
+  test('names credentials by environment variable and maps each to its Secret key', () => {
+    const { document, env } = renderSettings(
+      {
+        registries: [
+          {
+            name: 'dr-a',
+            type: ReplicationEndpointType.HARBOR,
+            url: 'https://dr.example.test',
+            credential: {
+              accessKey: { name: 'dr-robot', key: 'username' },
+              accessSecret: { name: 'dr-robot', key: 'password' },
+            },
+          },
+          {
+            name: 'dr_a',
+            type: ReplicationEndpointType.DOCKER_REGISTRY,
+            url: 'https://mirror.example.test',
+            credential: {
+              type: 'oauth' as never,
+              accessKey: { name: 'mirror', key: 'id' },
+              accessSecret: { name: 'mirror', key: 'token' },
+            },
+          },
+          { name: 'hub', type: ReplicationEndpointType.DOCKER_HUB, url: 'https://hub.docker.com' },
+        ],
+        scanners: [
+          {
+            name: 'extra',
+            url: 'http://scanner.tools:8080',
+            auth: ScannerAuth.bearer({ name: 'scanner', key: 'token' }),
+          },
+          { name: 'plain', url: 'http://plain.tools:8080' },
+        ],
+      },
+      context,
+    );
+
+    expect(document.registries.map((r) => r.credential)).toEqual([
+      {
+        type: 'basic',
+        accessKeyEnv: 'HARBOR_REGISTRY_DR_A_ACCESS_KEY',
+        accessSecretEnv: 'HARBOR_REGISTRY_DR_A_ACCESS_SECRET',
+      },
+      {
+        type: 'oauth',
+        accessKeyEnv: 'HARBOR_REGISTRY_DR_A_2_ACCESS_KEY',
+        accessSecretEnv: 'HARBOR_REGISTRY_DR_A_2_ACCESS_SECRET',
+      },
+      null,
+    ]);
+    expect(document.scanners.map((s) => [s.auth, s.accessCredentialEnv])).toEqual([
+      ['Bearer', 'HARBOR_SCANNER_EXTRA_CREDENTIAL'],
+      ['', null],
+    ]);
+    expect(env).toEqual({
+      HARBOR_REGISTRY_DR_A_ACCESS_KEY: { name: 'dr-robot', key: 'username' },
+      HARBOR_REGISTRY_DR_A_ACCESS_SECRET: { name: 'dr-robot', key: 'password' },
+      HARBOR_REGISTRY_DR_A_2_ACCESS_KEY: { name: 'mirror', key: 'id' },
+      HARBOR_REGISTRY_DR_A_2_ACCESS_SECRET: { name: 'mirror', key: 'token' },
+      HARBOR_SCANNER_EXTRA_CREDENTIAL: { name: 'scanner', key: 'token' },
+    });
+    for (const name of Object.keys(env)) expect(name).toMatch(/^[A-Z0-9_]+$/);
+  });
+
+  test('renders replication policies and schedules', () => {
+    const { document } = renderSettings(
+      {
+        registries: [
+          { name: 'dr', type: ReplicationEndpointType.HARBOR, url: 'https://dr.example.test' },
+        ],
+        replicationPolicies: [
+          {
+            name: 'to-dr',
+            pushTo: 'dr',
+            filters: {
+              name: 'apps/**',
+              tag: 'dev-*',
+              excludeTags: true,
+              resource: 'image' as never,
+            },
+            trigger: ReplicationTrigger.scheduled('0 0 2 * * *'),
+            destNamespace: 'backup',
+            destNamespaceReplaceCount: 1,
+          },
+          { name: 'from-dr', pullFrom: 'dr' },
+        ],
+        scanAllSchedule: ScanAllSchedule.daily(),
+      },
+      context,
+    );
+
+    expect(document.replicationPolicies[0]).toEqual({
+      name: 'to-dr',
+      description: '',
+      srcRegistry: null,
+      destRegistry: 'dr',
+      destNamespace: 'backup',
+      destNamespaceReplaceCount: 1,
+      filters: [
+        { type: 'name', value: 'apps/**' },
+        { type: 'tag', value: 'dev-*', decoration: 'excludes' },
+        { type: 'resource', value: 'image' },
+      ],
+      trigger: { type: 'scheduled', cron: '0 0 2 * * *' },
+      override: true,
+      enabled: true,
+      replicateDeletion: false,
+      speed: -1,
+      copyByChunk: false,
+    });
+    expect(document.replicationPolicies[1]).toMatchObject({
+      srcRegistry: 'dr',
+      destRegistry: null,
+      filters: [],
+      trigger: { type: 'manual', cron: null },
+    });
+    expect(document.scanAllSchedule).toEqual({ type: 'Daily', cron: '0 0 0 * * *' });
+    expect(
+      renderSettings({ scanAllSchedule: ScanAllSchedule.none() }, context).document.scanAllSchedule,
+    ).toEqual({ type: 'None', cron: null });
+  });
+
+  const oidc: HarborSettingsDeclaration = {
+    authentication: HarborAuthentication.oidc({
+      name: 'Vault',
+      endpoint: 'https://vault.example.test/v1/identity/oidc/provider/harbor',
+      clientId: 'harbor',
+      clientSecret: { name: 'harbor-oidc', key: 'client-secret' },
+      groupsClaim: 'groups',
+      adminGroup: 'harbor-admins',
+      autoOnboard: true,
+      userClaim: 'preferred_username',
+    }),
+    auditLog: {
+      forwardEndpoint: 'syslog.example.test:514',
+      disabledEventTypes: ['pull_artifact', 'create_user'],
+    },
+    projectCreationRestriction: ProjectCreationRestriction.ADMIN_ONLY,
+    robotTokenDuration: 90,
+    selfRegistration: false,
+  };
+
+  test('sends user settings through the API, secrets by environment variable', () => {
+    const { document, env, overwrite } = renderSettings(oidc, context);
+
+    expect(document.configurations).toEqual({
+      auth_mode: 'oidc_auth',
+      oidc_name: 'Vault',
+      oidc_endpoint: 'https://vault.example.test/v1/identity/oidc/provider/harbor',
+      oidc_client_id: 'harbor',
+      oidc_scope: 'openid,profile,email,offline_access',
+      oidc_user_claim: 'preferred_username',
+      oidc_groups_claim: 'groups',
+      oidc_admin_group: 'harbor-admins',
+      oidc_group_filter: '',
+      oidc_verify_cert: true,
+      oidc_auto_onboard: true,
+      oidc_logout: false,
+      oidc_extra_redirect_parms: '{}',
+      audit_log_forward_endpoint: 'syslog.example.test:514',
+      skip_audit_log_database: false,
+      disabled_audit_log_event_types: 'pull_artifact,create_user',
+      project_creation_restriction: 'adminonly',
+      robot_token_duration: 90,
+      self_registration: false,
+    });
+    expect(document.secretConfigurations).toEqual({
+      oidc_client_secret: 'HARBOR_OIDC_CLIENT_SECRET',
+    });
+    expect(env).toEqual({
+      HARBOR_OIDC_CLIENT_SECRET: { name: 'harbor-oidc', key: 'client-secret' },
+    });
+    expect(overwrite).toBeUndefined();
+  });
+
+  test('moves user settings into CONFIG_OVERWRITE_JSON with ENVIRONMENT delivery', () => {
+    const { document, env, overwrite } = renderSettings(
+      { ...oidc, ...ci, userSettingsVia: UserSettingsDelivery.ENVIRONMENT },
+      context,
+    );
+
+    expect(document.configurations).toEqual({});
+    expect(document.secretConfigurations).toEqual({});
+    expect(env).toEqual({});
+    expect(overwrite?.json).toEqual(renderSettings(oidc, context).document.configurations);
+    expect(overwrite?.secrets).toEqual({
+      oidc_client_secret: { name: 'harbor-oidc', key: 'client-secret' },
+    });
+    expect(document.projects.map((p) => p.name)).toEqual(['apps']);
+  });
+
+  test('gives LDAP settings their native JSON types', () => {
+    const { document, env } = renderSettings(
+      {
+        authentication: HarborAuthentication.ldap({
+          url: 'ldaps://ldap.example.test',
+          searchDn: 'cn=harbor,dc=example,dc=test',
+          searchPassword: { name: 'harbor-ldap', key: 'password' },
+          baseDn: 'ou=people,dc=example,dc=test',
+          scope: LdapScope.ONE_LEVEL,
+        }),
+      },
+      context,
+    );
+
+    expect(document.configurations).toMatchObject({
+      auth_mode: 'ldap_auth',
+      ldap_url: 'ldaps://ldap.example.test',
+      ldap_scope: 1,
+      ldap_timeout: 5,
+      ldap_verify_cert: true,
+      ldap_uid: 'uid',
+      ldap_group_search_scope: 2,
+    });
+    expect(document.configurations).not.toHaveProperty('ldap_search_password');
+    expect(document.secretConfigurations).toEqual({
+      ldap_search_password: 'HARBOR_LDAP_SEARCH_PASSWORD',
+    });
+    expect(env.HARBOR_LDAP_SEARCH_PASSWORD).toEqual({ name: 'harbor-ldap', key: 'password' });
+  });
+
+  test('puts no Secret reference into the document, only environment variable names', () => {
+    const d: HarborSettingsDeclaration = {
+      ...oidc,
+      registries: [
+        {
+          name: 'dr',
+          type: ReplicationEndpointType.HARBOR,
+          url: 'https://dr.example.test',
+          credential: {
+            accessKey: { name: 'dr-credentials', key: 'username' },
+            accessSecret: { name: 'dr-credentials', key: 'password' },
+          },
+        },
+      ],
+    };
+
+    const { document, env } = renderSettings(d, context);
+
+    const text = JSON.stringify(document);
+    expect(text).not.toContain('dr-credentials');
+    expect(text).not.toContain('harbor-oidc');
+    const named = [
+      ...document.registries.flatMap((r) =>
+        r.credential ? [r.credential.accessKeyEnv, r.credential.accessSecretEnv] : [],
+      ),
+      ...Object.values(document.secretConfigurations),
+    ];
+    expect(named.sort()).toEqual(Object.keys(env).sort());
+  });
+
+  test('renders the same declaration the same way every time', () => {
+    const build = (): HarborSettingsDeclaration => ({
+      ...oidc,
+      ...ci,
+      registries: [
+        {
+          name: 'dr',
+          type: ReplicationEndpointType.HARBOR,
+          url: 'https://dr.example.test',
+          credential: { accessKey: { name: 'a', key: 'b' }, accessSecret: { name: 'a', key: 'c' } },
+        },
+      ],
+    });
+
+    expect(JSON.stringify(renderSettings(build(), context))).toBe(
+      JSON.stringify(renderSettings(build(), context)),
+    );
+  });
+
+  test('offers exactly the replication types core allows', () => {
+    expect(Object.values(ReplicationEndpointType).sort()).toEqual([...REPLICATION_ADAPTERS].sort());
+  });
+});
