@@ -3,6 +3,7 @@ import { ApiObject, App, Chart, Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import * as certmanager from '../../imports/cert-manager.io';
 import { HarborConfig } from './config';
+import { http01Solver } from './exposure';
 import { CaBundleRef, SecretKeyRef } from '../harbor/common';
 import { HarborTls } from '../harbor/ingress';
 import { AcmeIssuer, AcmeSolver } from '../pki/acme-issuer';
@@ -51,6 +52,30 @@ function bundleName(config: HarborConfig): string {
 function registryOf(reference: string): string | undefined {
   const first = reference.split('/')[0];
   return /[.:]/.test(first) || first === 'localhost' ? first.replace(/:443$/, '') : undefined;
+}
+
+/**
+ * Internal TLS needs certificates for Service names (field failure #16): an ACME CA cannot
+ * validate them, and the Vault role the setup Job writes allows Harbor's host alone.
+ */
+function checkInternalIssuer(config: HarborConfig, problems: Problems): void {
+  const internal = config.internalTls?.enabled ? config.internalTls.issuer : undefined;
+  const tls = config.tls;
+  if (!internal || (tls.type !== 'acme' && tls.type !== 'vault')) return;
+  const own = tls.type === 'acme' ? `${config.instance}-acme` : `${config.instance}-vault`;
+  const sameKind = (internal.kind ?? IssuerKind.ISSUER) === (tls.issuerKind ?? IssuerKind.ISSUER);
+  const refuses = tls.type === 'acme' || tls.setup !== undefined;
+  const why =
+    tls.type === 'acme'
+      ? 'ACME issuer of tls, whose CA validates'
+      : 'Vault issuer of tls, whose role allows';
+  problems.check(
+    internal.name !== own || !sameKind || !refuses,
+    'internalTls.issuer.name',
+    `${show(internal.name)} is the ${why} only ${show(config.host)}: it cannot issue the` +
+      ` components' certificates for Service names such as ${show(`${config.instance}-core`)};` +
+      ' remove internalTls.issuer for a CA of internal TLS alone',
+  );
 }
 
 /**
@@ -138,6 +163,7 @@ export function buildPki(
       : { duration: tlsConfig.duration, renewBefore: tlsConfig.renewBefore };
   const sources: TrustSource[] = [];
   checkImagesOutsideHarbor(config, problems);
+  checkInternalIssuer(config, problems);
   const owners = ownersOf(config);
   const taken = owners.get(config.namespace);
   // the NFS driver's namespace is refused by the storage checks already
@@ -593,9 +619,7 @@ function buildAcme(
   );
   const solver = acme.dns01
     ? AcmeSolver.dns01Rfc2136(acme.dns01.rfc2136)
-    : AcmeSolver.http01({
-        ingressClassName: acme.http01?.ingressClassName ?? config.ingressClassName,
-      });
+    : http01Solver(config, acme);
   const issuer = problems.capture(
     'tls.',
     () =>
@@ -612,6 +636,7 @@ function buildAcme(
       'dns01.nameserver': 'tls.dns01.rfc2136.nameserver',
       'dns01.tsigKeyName': 'tls.dns01.rfc2136.tsigKeyName',
       'dns01.tsigSecret': 'tls.dns01.rfc2136.tsigSecret',
+      'dns01.tsigAlgorithm': 'tls.dns01.rfc2136.tsigAlgorithm',
     },
   );
   return issuer?.issuer;

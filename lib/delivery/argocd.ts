@@ -123,6 +123,13 @@ export class ArgoCdRootApplication extends Construct {
 
 function checkSource(props: ArgoCdSourceProps): void {
   const problems = new Problems();
+  problems.addAll(checkArgoCdSource(props));
+  problems.throwIfAny('Argo CD delivery');
+}
+
+/** Every problem of the delivery settings, so that an app reports them with its others. */
+export function checkArgoCdSource(props: ArgoCdSourceProps): readonly string[] {
+  const problems = new Problems();
   problems.value('argocd.repoURL', props.repoURL, (url) =>
     /^(https?|ssh):\/\/\S+$|^[\w.-]+@[\w.-]+:\S+$/.test(url)
       ? undefined
@@ -138,7 +145,12 @@ function checkSource(props: ArgoCdSourceProps): void {
   );
   problems.value('argocd.argoNamespace', props.argoNamespace, label);
   problems.value('argocd.project', props.project, objectName);
-  problems.throwIfAny('Argo CD delivery');
+  problems.value('argocd.server', props.server, (server) =>
+    /^https?:\/\/[^\s/]+(\/\S*)?$/.test(server)
+      ? undefined
+      : 'is not a cluster API URL; use e.g. https://kubernetes.default.svc',
+  );
+  return problems.all;
 }
 
 function sourceOf(props: ArgoCdSourceProps, files: string[]): argo.ApplicationSpecSource {

@@ -23,6 +23,33 @@ export class AcmeSolver {
   }
 
   /**
+   * HTTP-01 through a Gateway API Gateway: cert-manager attaches an HTTPRoute for the token to
+   * the Gateway, in the Certificate's namespace. It needs cert-manager's Gateway API support
+   * switched on (`enableGatewayAPI` in its configuration) and a listener on port 80 for the host
+   * that admits routes from that namespace.
+   * @see https://cert-manager.io/docs/configuration/acme/http01/#configuring-the-http-01-gateway-api-solver
+   */
+  public static http01Gateway(gateway: {
+    readonly name: string;
+    readonly namespace: string;
+  }): AcmeSolver {
+    const parentRef = {
+      group: 'gateway.networking.k8s.io',
+      kind: 'Gateway',
+      name: gateway.name,
+      namespace: gateway.namespace,
+    };
+    return new AcmeSolver(
+      'http01',
+      { http01: { gatewayHttpRoute: { parentRefs: [parentRef] } } },
+      (problems, prefix) => {
+        problems.value(`${prefix}gateway.name`, gateway.name, objectName);
+        problems.value(`${prefix}gateway.namespace`, gateway.namespace, objectName);
+      },
+    );
+  }
+
+  /**
    * DNS-01 through RFC 2136 dynamic updates (BIND, PowerDNS, Windows DNS with TSIG): for hosts
    * the ACME server cannot reach, such as a registry inside a private network.
    * @see https://cert-manager.io/docs/configuration/acme/dns01/rfc2136/
