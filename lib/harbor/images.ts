@@ -40,6 +40,8 @@ export class HarborImages {
   public readonly trivyAdapter: string;
   public readonly database: string;
   public readonly redis: string;
+  /** Metrics from Harbor's database and job queues; runs only with metrics on. */
+  public readonly exporter: string;
   /** Harbor's installer image: Python and `htpasswd`, used by the secrets Job. */
   public readonly prepare: string;
 
@@ -60,6 +62,7 @@ export class HarborImages {
     this.trivyAdapter = image('trivy-adapter-photon');
     this.database = image('harbor-db');
     this.redis = image('valkey-photon');
+    this.exporter = image('harbor-exporter');
     this.prepare = image('prepare');
   }
 }
