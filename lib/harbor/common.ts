@@ -83,6 +83,12 @@ export interface HarborEndpoints {
   readonly trivyService?: string;
   readonly database: DatabaseConnection;
   readonly redis: RedisConnection;
+  /**
+   * Core, portal, registry, registryctl, jobservice and Trivy serve HTTPS to each other with
+   * the certificates of `HarborInternalTls`; see `internalUrls` and `componentPorts`.
+   * @default false
+   */
+  readonly internalTls?: boolean;
 }
 
 /** What every Harbor component needs to know about the instance it belongs to. */

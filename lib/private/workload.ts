@@ -82,8 +82,13 @@ function probeOptions(timing: ProbeTiming): kplus.ProbeOptions {
   };
 }
 
-export function httpProbe(path: string, port: number, timing: ProbeTiming = {}): kplus.Probe {
-  return kplus.Probe.fromHttpGet(path, { port, ...probeOptions(timing) });
+export function httpProbe(
+  path: string,
+  port: number,
+  timing: ProbeTiming = {},
+  scheme = kplus.ConnectionScheme.HTTP,
+): kplus.Probe {
+  return kplus.Probe.fromHttpGet(path, { port, scheme, ...probeOptions(timing) });
 }
 
 /**
@@ -95,11 +100,12 @@ export function httpProbes(
   port: number,
   startup: ProbeTiming,
   failureThreshold = 3,
+  scheme = kplus.ConnectionScheme.HTTP,
 ): { startup: kplus.Probe; liveness: kplus.Probe; readiness: kplus.Probe } {
   return {
-    startup: httpProbe(path, port, startup),
-    liveness: httpProbe(path, port, { period: 10, failureThreshold }),
-    readiness: httpProbe(path, port, { period: 10, failureThreshold }),
+    startup: httpProbe(path, port, startup, scheme),
+    liveness: httpProbe(path, port, { period: 10, failureThreshold }, scheme),
+    readiness: httpProbe(path, port, { period: 10, failureThreshold }, scheme),
   };
 }
 
