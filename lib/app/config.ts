@@ -3,6 +3,7 @@ import * as path from 'path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { DEFAULT_CONFIG } from './profile';
+import { settingsSchema } from './settings';
 import * as checks from '../private/checks';
 import { Check } from '../private/checks';
 import { ConfigurationError, show } from '../private/validation';
@@ -146,6 +147,40 @@ const tls = z.discriminatedUnion('type', [
     chainFile: z.string().min(1).optional(),
     rootsFile: z.string().min(1).optional(),
   }),
+]);
+
+/** How Harbor is reached: an Ingress for ingress-nginx or Traefik, or a Gateway API HTTPRoute. */
+const exposure = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('nginx'), className: name.optional() }),
+  z.strictObject({
+    type: z.literal('traefik'),
+    className: name.optional(),
+    entryPoints: z.array(z.string()).optional(),
+  }),
+  z.strictObject({
+    type: z.literal('gatewayApi'),
+    gateway: z.strictObject({
+      name,
+      namespace: checked(checks.label),
+      sectionName: z.string().optional(),
+    }),
+  }),
+]);
+
+/** HTTPS between Harbor's components, from a self-signed CA of its own or a named issuer. */
+const internalTls = z.discriminatedUnion('enabled', [
+  z.strictObject({
+    enabled: z.literal(true),
+    issuer: z
+      .strictObject({
+        name,
+        kind: issuerKind.optional(),
+        maxDuration: certificateDuration.optional(),
+      })
+      .optional(),
+    ...lifetime,
+  }),
+  z.strictObject({ enabled: z.literal(false) }),
 ]);
 
 /** Where cert-manager runs. */
@@ -303,6 +338,45 @@ const backup = z.discriminatedUnion('enabled', [
   z.strictObject({ enabled: z.literal(false) }),
 ]);
 
+/** Prometheus metrics; the values are checked where the Harbor construct checks them. */
+const metrics = z.strictObject({
+  enabled: z.boolean(),
+  serviceMonitor: z
+    .strictObject({
+      enabled: z.boolean().optional(),
+      namespace: z.string().optional(),
+      labels: z.record(z.string(), z.string()).optional(),
+      interval: z.string().optional(),
+    })
+    .optional(),
+  exporterResources: resources.optional(),
+});
+
+/** Pods of another namespace; the values are checked where the Harbor construct checks them. */
+const podPeer = z.strictObject({
+  namespace: z.string(),
+  podLabels: z.record(z.string(), z.string()).optional(),
+});
+const endpoints = z.strictObject({ cidrs: z.array(z.string()), ports: z.array(z.number()) });
+const addresses = z.strictObject({ cidrs: z.array(z.string()) });
+
+/** Default-deny NetworkPolicies in Harbor's namespace with exactly Harbor's flows. */
+const networkPolicies = z.discriminatedUnion('enabled', [
+  z.strictObject({
+    enabled: z.literal(true),
+    ingressController: podPeer.optional(),
+    dns: podPeer.optional(),
+    kubernetesApi: endpoints.optional(),
+    externalEgress: z.array(endpoints).optional(),
+    trivyEgress: z.array(endpoints).optional(),
+    database: addresses.optional(),
+    redis: addresses.optional(),
+    vault: addresses.optional(),
+    metricsScrapers: podPeer.optional(),
+  }),
+  z.strictObject({ enabled: z.literal(false) }),
+]);
+
 /** Where Argo CD reads the synthesized files; without it, `dist/` is for kubectl. */
 const argocd = z.strictObject({
   repoURL: z.string(),
@@ -326,15 +400,19 @@ export const configSchema = z.strictObject({
     registry: checked(checks.imageRegistry).optional(),
   }),
   tls,
+  internalTls: internalTls.optional(),
   certManager: certManager.optional(),
   trust: trust.optional(),
   caBundle: secretKeyRef.optional(),
-  ingressClassName: name,
+  ingressClassName: name.optional(),
+  exposure: exposure.optional(),
   registryStorage: storage,
   nfs,
   nfsStorageClasses: z.array(name),
   argocd: argocd.optional(),
   backup,
+  metrics: metrics.optional(),
+  networkPolicies: networkPolicies.optional(),
   database,
   redis,
   trivy,
@@ -345,6 +423,7 @@ export const configSchema = z.strictObject({
     jobservice: replicas.optional(),
   }),
   highAvailability: z.boolean().optional(),
+  settings: settingsSchema.optional(),
   resources: z
     .strictObject({
       core: resources.optional(),

@@ -2,17 +2,27 @@ import * as path from 'path';
 import { ApiObject, App, Chart, YamlOutputType } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { HarborConfig } from './config';
-import { ArgoCdApplications, ArgoCdRootApplication, DeliveryArea } from '../delivery/argocd';
+import { checkExposureConfig, exposureOf } from './exposure';
+import {
+  ArgoCdApplications,
+  ArgoCdRootApplication,
+  DeliveryArea,
+  checkArgoCdSource,
+} from '../delivery/argocd';
 import { LogLevel } from '../harbor/common';
 import { HarborDatabase, DatabaseSslMode } from '../harbor/database';
 import { Harbor, HarborProps } from '../harbor/harbor';
 import { CaBundleRef } from '../harbor/common';
 import { HarborTls } from '../harbor/ingress';
 import { AccessMode } from '../harbor/persistence';
+import { HarborNetworkPolicies, HarborNetworkPolicyOptions } from '../harbor/network-policies';
 import { HarborRedis } from '../harbor/redis';
 import { TrivySeverity } from '../harbor/trivy';
+import { IssuerKind } from '../pki/issuer-ref';
 import { SelfSignedCa } from '../pki/self-signed-ca';
+import { VaultPkiSetup } from '../pki/vault-pki-setup';
 import { PkiResult, buildPki } from './pki';
+import { settingsOf } from './settings';
 import { Problems, show } from '../private/validation';
 import { clusterScoped } from '../private/workload';
 import { CsiDriverNfs, OnDelete } from '../storage/csi-driver-nfs';
@@ -244,6 +254,8 @@ function deliverWithArgoCd(
     if (['Issuer', 'ClusterIssuer', 'Certificate'].includes(object.kind)) {
       object.metadata.addAnnotation(SYNC_WAVE, '-1');
     }
+    // the Application-level option alone has not always spared a CR whose CRD is still missing
+    if (isCustomResource(object)) skipDryRunWhenMissing(object);
   }
 
   // a folder of their own: kubectl -f and the areas' directory sources do not descend into it
@@ -260,6 +272,39 @@ function deliverWithArgoCd(
     name: `${config.instance}-apps`,
   });
   return argoApp;
+}
+
+/** API groups Kubernetes serves itself; every other group is a CustomResourceDefinition's. */
+const BUILT_IN_GROUPS = new Set([
+  '',
+  'apps',
+  'batch',
+  'policy',
+  'autoscaling',
+  'networking.k8s.io',
+  'rbac.authorization.k8s.io',
+  'storage.k8s.io',
+  'scheduling.k8s.io',
+  'coordination.k8s.io',
+  'discovery.k8s.io',
+  'node.k8s.io',
+  'admissionregistration.k8s.io',
+  'apiextensions.k8s.io',
+  'certificates.k8s.io',
+]);
+
+function isCustomResource(object: ApiObject): boolean {
+  const slash = object.apiVersion.indexOf('/');
+  return !BUILT_IN_GROUPS.has(slash < 0 ? '' : object.apiVersion.slice(0, slash));
+}
+
+/** Adds `SkipDryRunOnMissingResource=true` to an object's Argo CD sync options. */
+function skipDryRunWhenMissing(object: ApiObject): void {
+  const key = 'argocd.argoproj.io/sync-options';
+  const existing: string | undefined = object.metadata.toJson().annotations?.[key];
+  const option = 'SkipDryRunOnMissingResource=true';
+  if (existing?.split(',').includes(option)) return;
+  object.metadata.addAnnotation(key, existing ? `${existing},${option}` : option);
 }
 
 /** The sub-folder of the output that holds the Argo CD Applications. */
@@ -279,6 +324,33 @@ export interface Stack {
 /** Every StorageClass backed by NFS, which databases refuse. */
 function nfsClasses(config: HarborConfig, storage?: SharedStorage): string[] {
   return [...(storage ? [storage.storageClassName] : []), ...config.nfsStorageClasses];
+}
+
+/** The NetworkPolicy options, when the configuration turns them on. */
+function networkPolicyOptions(config: HarborConfig): HarborNetworkPolicyOptions | undefined {
+  if (!config.networkPolicies?.enabled) return undefined;
+  const { enabled: _enabled, ...options } = config.networkPolicies;
+  return options;
+}
+
+/**
+ * The Vault PKI setup Job runs in Harbor's namespace when Vault is outside the cluster (an
+ * in-cluster server keeps it in Vault's namespace), and then needs its own way out.
+ */
+function allowVaultSetup(policies: HarborNetworkPolicies, pki: PkiResult, namespace: string): void {
+  const setups = pki.charts
+    .filter((chart) => chart.namespace === namespace)
+    .flatMap((chart) => chart.node.findAll())
+    .filter((c): c is VaultPkiSetup => c instanceof VaultPkiSetup);
+  for (const setup of setups) {
+    const labels = Object.fromEntries(
+      ['app.kubernetes.io/name', 'app.kubernetes.io/instance'].map((key) => [
+        key,
+        setup.job.podMetadata.getLabel(key)!,
+      ]),
+    );
+    policies.allowVaultSetup('vault-pki-setup', labels, setup.environment.VAULT_ADDR);
+  }
 }
 
 /** The props of the Harbor construct that a configuration describes. */
@@ -302,6 +374,15 @@ function harborProps(
     host: config.host,
     port: config.port,
     tls: pki.tls,
+    internalTls: config.internalTls?.enabled
+      ? {
+          ...config.internalTls,
+          issuer: config.internalTls.issuer && {
+            ...config.internalTls.issuer,
+            kind: config.internalTls.issuer.kind as IssuerKind | undefined,
+          },
+        }
+      : undefined,
     caBundle: pki.caBundle,
     images: config.images,
     registryStorage: {
@@ -327,10 +408,13 @@ function harborProps(
     existingSecrets: config.existingSecrets,
     replicas: config.replicas,
     highAvailability: config.highAvailability,
+    settings: config.settings && settingsOf(config.settings),
     resources: config.resources,
-    ingressClassName: config.ingressClassName,
+    exposure: exposureOf(config),
     logLevel: config.logLevel as LogLevel,
     ipv6: config.ipv6,
+    metrics: config.metrics,
+    networkPolicies: networkPolicyOptions(config),
     backup: config.backup.enabled
       ? {
           ...config.backup,
@@ -372,12 +456,15 @@ export function buildStack(config: HarborConfig, outdir: string, source = 'confi
   // a placeholder keeps Harbor's own checks running when the chain has problems of its own
   const chain = pki ?? { tls: HarborTls.fromSecret(`${config.instance}-tls`) };
   problems.addAll(Harbor.check(harborProps(config, chain, storage)));
+  checkExposureConfig(config, chain.tls, problems);
+  if (config.argocd) problems.addAll(checkArgoCdSource(config.argocd));
   problems.throwIfAny(`configuration in ${source}`);
 
   const chart = new Chart(app, 'harbor', { namespace, disableResourceNameHashes: true });
   chart.addDependency(pki!.charts[pki!.charts.length - 1] ?? base);
   for (const companion of pki!.companions) companion.addDependency(chart);
   const harbor = new Harbor(chart, 'Harbor', harborProps(config, pki!, storage));
+  if (harbor.networkPolicies) allowVaultSetup(harbor.networkPolicies, pki!, namespace);
   const argocd = config.argocd
     ? deliverWithArgoCd(app, config, base, chart, storage, pki!)
     : undefined;

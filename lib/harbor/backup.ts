@@ -303,17 +303,38 @@ function checkConnection(
   caBundle: CaBundleRef | undefined,
 ): void {
   problems.value('connection.port', connection.port, port);
-  problems.value('connection.database', connection.database, (name: string) =>
-    /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$/.test(name)
-      ? undefined
-      : "cannot name a dump file; use letters, digits, '_', '.' and '-'",
-  );
-  const verifies = [DatabaseSslMode.VERIFY_CA, DatabaseSslMode.VERIFY_FULL] as string[];
+  problems.value('connection.database', connection.database, dumpBase);
   problems.check(
-    !verifies.includes(connection.sslMode) || caBundle !== undefined,
+    !VERIFIES.includes(connection.sslMode) || caBundle !== undefined,
     'caBundle',
     `is not set, but connection.sslMode ${show(connection.sslMode)} checks the server's` +
       ' certificate against a CA file; give the CA bundle or use sslMode "require"',
+  );
+}
+
+const VERIFIES = [DatabaseSslMode.VERIFY_CA, DatabaseSslMode.VERIFY_FULL] as string[];
+
+const dumpBase = (name: string) =>
+  /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$/.test(name)
+    ? undefined
+    : "cannot name a dump file; use letters, digits, '_', '.' and '-'";
+
+/**
+ * Records, under `field`, what an external database's settings contradict in its backup: a
+ * name the dump files cannot carry, and a certificate check without a CA to check against.
+ */
+export function checkBackupSource(
+  problems: Problems,
+  field: string,
+  options: { readonly database?: string; readonly sslMode?: string },
+  caBundle: CaBundleRef | undefined,
+): void {
+  problems.value(`${field}.database`, options.database, dumpBase);
+  problems.check(
+    !VERIFIES.includes(options.sslMode ?? '') || caBundle !== undefined,
+    `${field}.sslMode`,
+    `${show(options.sslMode)} checks the server's certificate, and the backup Job has no CA` +
+      ' file to check it against; set caBundle (or keep trust on), or use sslMode "require"',
   );
 }
 

@@ -1,4 +1,4 @@
-import { Duration } from 'cdk8s';
+import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
@@ -7,6 +7,7 @@ import {
   REDIS_PASSWORD_ENV,
   RedisDatabase,
   CaBundleRef,
+  SecretKeyRef,
   caBundleMount,
   keyFileVolume,
   noProxy,
@@ -14,6 +15,14 @@ import {
   secretEnv,
   secretFileVolume,
 } from './common';
+import {
+  componentPorts,
+  internalTlsEnv,
+  internalTlsMounts,
+  internalUrls,
+  probeScheme,
+} from './internal-tls';
+import { metricsContainerPorts, metricsEnv, metricsServicePorts } from './metrics';
 import { ComponentResources, resourcesOf } from './resources';
 import {
   Component,
@@ -23,7 +32,21 @@ import {
   labelsOf,
   rollOnChange,
 } from '../private/component';
+import { readAsset } from '../private/assets';
 import { httpProbes } from '../private/workload';
+
+/**
+ * User settings core applies at every start through `CONFIG_OVERWRITE_JSON`. While it is set,
+ * Harbor refuses every configuration change through the API or the UI, and a setting Harbor
+ * rejects stops core from starting.
+ * @see https://goharbor.io/docs/main/install-config/configure-user-settings-cli/
+ */
+export interface ConfigOverwrite {
+  /** The settings without secrets, in Harbor's native JSON types. */
+  readonly json: Record<string, unknown>;
+  /** Secret settings by configuration key; each value is read from a Secret at pod start. */
+  readonly secrets: Record<string, SecretKeyRef>;
+}
 
 export interface HarborCoreProps extends HarborComponentProps {
   /** @default 1 */
@@ -38,6 +61,21 @@ export interface HarborCoreProps extends HarborComponentProps {
 
   /** @default - the requests of a small installation */
   readonly resources?: ComponentResources;
+
+  /**
+   * Serve Prometheus metrics on port 8001 (`METRICS_PORT`).
+   * @default false
+   */
+  readonly metrics?: boolean;
+
+  /**
+   * User settings for `CONFIG_OVERWRITE_JSON`. The plain settings go into a ConfigMap; an init
+   * container merges the secret ones in from their Secrets, onto a memory-backed volume that
+   * only the pod reads. A changed plain setting rolls core; a changed Secret value reaches core
+   * at its next restart.
+   * @default - no CONFIG_OVERWRITE_JSON: settings stay editable in the UI
+   */
+  readonly configOverwrite?: ConfigOverwrite;
 }
 
 /** Port core listens on for HTTP. */
@@ -51,6 +89,8 @@ export class HarborCore extends Construct {
   public readonly deployment: kplus.Deployment;
   public readonly service: kplus.Service;
   public readonly config: kplus.ConfigMap;
+  /** The plain `CONFIG_OVERWRITE_JSON` settings and the scripts that deliver them. */
+  public readonly overwrite?: kplus.ConfigMap;
 
   public constructor(scope: Construct, id: string, props: HarborCoreProps) {
     super(scope, id);
@@ -65,6 +105,8 @@ export class HarborCore extends Construct {
     };
     const labels = labelsOf(component);
     const logLevel = props.logLevel ?? LogLevel.INFO;
+    const port = componentPorts(endpoints).core;
+    const urls = internalUrls(endpoints);
     const db = endpoints.database;
 
     // file-shaped settings and env settings live apart, so no file ever becomes an env var
@@ -77,7 +119,7 @@ export class HarborCore extends Construct {
           'enablegzip = true',
           '',
           '[prod]',
-          `httpport = ${CORE_PORT}`,
+          `httpport = ${port.container}`,
           '',
         ].join('\n'),
       },
@@ -87,19 +129,17 @@ export class HarborCore extends Construct {
       data: {
         CONFIG_PATH: '/etc/core/app.conf',
         EXT_ENDPOINT: endpoints.externalUrl,
-        CORE_URL: `http://${endpoints.coreService}:80`,
-        CORE_LOCAL_URL: `http://127.0.0.1:${CORE_PORT}`,
-        TOKEN_SERVICE_URL: `http://${endpoints.coreService}:80/service/token`,
-        JOBSERVICE_URL: `http://${endpoints.jobserviceService}`,
-        PORTAL_URL: `http://${endpoints.portalService}`,
-        REGISTRY_URL: `http://${endpoints.registryService}:5000`,
-        REGISTRY_CONTROLLER_URL: `http://${endpoints.registryService}:8080`,
+        CORE_URL: urls.core,
+        CORE_LOCAL_URL: urls.coreLocal,
+        TOKEN_SERVICE_URL: urls.tokenService,
+        JOBSERVICE_URL: urls.jobservice,
+        PORTAL_URL: urls.portal,
+        REGISTRY_URL: urls.registry,
+        REGISTRY_CONTROLLER_URL: urls.registryController,
         REGISTRY_CREDENTIAL_USERNAME: REGISTRY_USER,
         REGISTRY_STORAGE_PROVIDER_NAME: 'filesystem',
         WITH_TRIVY: String(endpoints.trivyService !== undefined),
-        ...(endpoints.trivyService
-          ? { TRIVY_ADAPTER_URL: `http://${endpoints.trivyService}:8080` }
-          : {}),
+        ...(endpoints.trivyService ? { TRIVY_ADAPTER_URL: urls.trivy! } : {}),
         DATABASE_TYPE: 'postgresql',
         POSTGRESQL_HOST: db.host,
         POSTGRESQL_PORT: String(db.port),
@@ -114,7 +154,7 @@ export class HarborCore extends Construct {
         REPLICATION_ADAPTER_WHITELIST: REPLICATION_ADAPTERS.join(','),
         PERMITTED_REGISTRY_TYPES_FOR_PROXY_CACHE: PROXY_CACHE_TYPES.join(','),
         NO_PROXY: noProxy(endpoints),
-        METRIC_ENABLE: 'false',
+        ...metricsEnv('core', props.metrics ?? false),
       },
     });
 
@@ -148,16 +188,28 @@ export class HarborCore extends Construct {
           ]
         : []),
       ...caBundleMount(this, props.caBundle),
+      ...internalTlsMounts(this, props, 'core'),
     ];
+
+    const overwrite = props.configOverwrite
+      ? this.overwriteDelivery(component, name, props.configOverwrite, props.images.prepare)
+      : undefined;
+    this.overwrite = overwrite?.configMap;
+    if (overwrite) volumeMounts.push(...overwrite.coreMounts);
 
     this.deployment = componentDeployment(this, component, name, {
       replicas: props.replicas ?? 1,
       terminationGracePeriod: Duration.seconds(120),
+      initContainers: overwrite ? [overwrite.init] : [],
       containers: [
         harborContainer(component, {
           name: 'core',
           image: props.images.core,
-          ports: [{ number: CORE_PORT, name: 'http' }],
+          ...(overwrite ? { command: overwrite.command } : {}),
+          ports: [
+            { number: port.container, name: endpoints.internalTls ? 'https' : 'http' },
+            ...metricsContainerPorts(props.metrics),
+          ],
           resources: resourcesOf(props.resources ?? CORE_RESOURCES),
           envFrom: [kplus.Env.fromConfigMap(env)],
           envVariables: {
@@ -176,24 +228,113 @@ export class HarborCore extends Construct {
             _REDIS_URL_REG: kplus.EnvValue.fromValue(
               redisUrl(endpoints.redis, RedisDatabase.REGISTRY, '?idle_timeout_seconds=30'),
             ),
+            ...internalTlsEnv(props, 'core'),
           },
           volumeMounts,
           // /api/v2.0/ping answers without touching the database or Redis, so an outage of either
           // never makes Kubernetes kill core while it waits for them
           ...httpProbes(
             '/api/v2.0/ping',
-            CORE_PORT,
+            port.container,
             { initialDelay: 10, period: 10, failureThreshold: 360 },
             2,
+            probeScheme(endpoints),
           ),
         }),
       ],
     });
-    rollOnChange(this.deployment, this.config, env);
+    rollOnChange(this.deployment, this.config, env, ...(this.overwrite ? [this.overwrite] : []));
     this.service = componentService(this, component, endpoints.coreService, [
-      { name: 'http-web', port: 80, targetPort: CORE_PORT },
+      { name: port.name, port: port.service, targetPort: port.container },
+      ...metricsServicePorts(props.metrics),
     ]);
   }
+
+  /**
+   * The pieces that bring `CONFIG_OVERWRITE_JSON` into core without a secret in any manifest:
+   * a ConfigMap with the plain settings and two scripts, an init container that merges the
+   * Secret values in, and a wrapper command that exports the result and runs core's entrypoint.
+   */
+  private overwriteDelivery(
+    component: Component,
+    name: string,
+    overwrite: ConfigOverwrite,
+    prepareImage: string,
+  ): OverwriteDelivery {
+    const configMap = new kplus.ConfigMap(this, 'Overwrite', {
+      metadata: { name: `${name}-overwrite`, labels: labelsOf(component) },
+      data: {
+        [OVERWRITE_BASE]: JSON.stringify(overwrite.json, null, 2),
+        'merge-config-overwrite.py': readAsset('lib/harbor/scripts/merge-config-overwrite.py'),
+        'core-overwrite.sh': readAsset('lib/harbor/scripts/core-overwrite.sh'),
+      },
+    });
+    const files = kplus.Volume.fromConfigMap(this, 'OverwriteFiles', configMap, {
+      name: 'config-overwrite',
+    });
+    // memory-backed: the merged settings hold secrets and must never reach the node's disk
+    const merged = kplus.Volume.fromEmptyDir(this, 'OverwriteMerged', 'config-overwrite-merged', {
+      medium: kplus.EmptyDirMedium.MEMORY,
+      sizeLimit: Size.mebibytes(1),
+    });
+
+    const secretEnvs = Object.fromEntries(
+      Object.keys(overwrite.secrets)
+        .sort()
+        .map((key) => [key, overwriteEnv(key)]),
+    );
+    const init = harborContainer(component, {
+      name: 'config-overwrite',
+      image: prepareImage,
+      command: ['python3', `${OVERWRITE_FILES}/merge-config-overwrite.py`],
+      resources: {
+        cpu: { request: kplus.Cpu.millis(10) },
+        memory: { request: Size.mebibytes(32), limit: Size.mebibytes(64) },
+      },
+      envVariables: {
+        OVERWRITE_BASE_FILE: kplus.EnvValue.fromValue(`${OVERWRITE_FILES}/${OVERWRITE_BASE}`),
+        OVERWRITE_OUTPUT_FILE: kplus.EnvValue.fromValue(OVERWRITE_MERGED),
+        OVERWRITE_SECRET_ENVS: kplus.EnvValue.fromValue(JSON.stringify(secretEnvs)),
+        ...Object.fromEntries(
+          Object.entries(overwrite.secrets).map(([key, ref]) => [
+            overwriteEnv(key),
+            secretEnv(this, ref),
+          ]),
+        ),
+      },
+      volumeMounts: [
+        { volume: files, path: OVERWRITE_FILES, readOnly: true },
+        { volume: merged, path: OVERWRITE_MERGED_DIR },
+      ],
+    });
+
+    return {
+      configMap,
+      init,
+      command: ['/bin/sh', `${OVERWRITE_FILES}/core-overwrite.sh`, OVERWRITE_MERGED],
+      coreMounts: [
+        { volume: files, path: OVERWRITE_FILES, readOnly: true },
+        { volume: merged, path: OVERWRITE_MERGED_DIR, readOnly: true },
+      ],
+    };
+  }
+}
+
+interface OverwriteDelivery {
+  readonly configMap: kplus.ConfigMap;
+  readonly init: kplus.ContainerProps;
+  readonly command: string[];
+  readonly coreMounts: kplus.VolumeMount[];
+}
+
+const OVERWRITE_FILES = '/etc/core/overwrite';
+const OVERWRITE_BASE = 'overwrite.json';
+const OVERWRITE_MERGED_DIR = '/run/harbor-config';
+const OVERWRITE_MERGED = `${OVERWRITE_MERGED_DIR}/overwrite.json`;
+
+/** The init container's env var of one secret setting: `OVERWRITE_LDAP_SEARCH_PASSWORD`. */
+function overwriteEnv(key: string): string {
+  return `OVERWRITE_${key.toUpperCase()}`;
 }
 
 /** uid and gid of every Harbor-built image except the database and Redis. */

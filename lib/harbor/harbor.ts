@@ -9,7 +9,12 @@ import {
   RedisConnection,
   SecretKeyRef,
 } from './common';
-import { DatabaseBackupOptions, HarborDatabaseBackup, checkDatabaseBackup } from './backup';
+import {
+  DatabaseBackupOptions,
+  HarborDatabaseBackup,
+  checkBackupSource,
+  checkDatabaseBackup,
+} from './backup';
 import { HarborCore } from './core';
 import {
   HarborDatabase,
@@ -17,9 +22,29 @@ import {
   InternalDatabaseOptions,
   externalConnection,
 } from './database';
+import { HarborExporter } from './exporter';
 import { HarborImages, HarborImagesProps, checkImages } from './images';
+import { ExposureType, HarborExposure, checkExposure } from './exposure';
+import { HarborHttpRoute } from './http-route';
 import { HarborIngress, HarborTls, checkCertificate } from './ingress';
+import {
+  HarborInternalTls,
+  InternalTlsOptions,
+  checkInternalTls,
+  internalUrls,
+} from './internal-tls';
 import { HarborJobservice } from './jobservice';
+import {
+  HarborNetworkPolicies,
+  HarborNetworkPolicyOptions,
+  checkNetworkPolicies,
+} from './network-policies';
+import {
+  HarborMetricsOptions,
+  HarborServiceMonitor,
+  checkMetrics,
+  serviceMonitorOn,
+} from './metrics';
 import { PersistenceProps, checkPersistence } from './persistence';
 import { HarborPortal } from './portal';
 import { HarborRedis, InternalRedis, InternalRedisOptions, externalRedisConnection } from './redis';
@@ -27,6 +52,8 @@ import { HarborRegistry, checkRegistryReplicas } from './registry';
 import { ComponentResources, checkResources } from './resources';
 import { ExistingHarborSecrets, HarborSecrets } from './secrets';
 import { HarborTrivy, TrivyOptions, trivyNetworking } from './trivy';
+import { checkSettings } from './settings/declaration';
+import { HarborSettings, HarborSettingsOptions } from './settings/settings';
 import {
   dataKey,
   dnsName,
@@ -36,6 +63,7 @@ import {
   serverAddress,
   urlUser,
 } from '../private/checks';
+import { selectorLabels } from '../private/labels';
 import { Problems, show } from '../private/validation';
 
 /** Replica counts of the stateless components. */
@@ -142,10 +170,17 @@ export interface HarborProps {
   readonly resources?: HarborResources;
 
   /**
-   * The IngressClass of the ingress-nginx controller in front of Harbor.
+   * The IngressClass of the ingress-nginx controller in front of Harbor, when `exposure` is not
+   * given: a short form of `HarborExposure.ingressNginx({ className })`.
    * @default 'nginx'
    */
   readonly ingressClassName?: string;
+
+  /**
+   * How Harbor is reached: an Ingress for ingress-nginx or Traefik, or a Gateway API HTTPRoute.
+   * @default - HarborExposure.ingressNginx({ className: ingressClassName })
+   */
+  readonly exposure?: HarborExposure;
 
   /** @default LogLevel.INFO */
   readonly logLevel?: LogLevel;
@@ -162,6 +197,37 @@ export interface HarborProps {
    * @default false
    */
   readonly ipv6?: boolean;
+
+  /**
+   * Prometheus metrics of core, jobservice and the registry, Harbor's exporter, and optionally
+   * a ServiceMonitor for the Prometheus operator.
+   * @default - no metrics endpoints, no exporter
+   */
+  readonly metrics?: HarborMetricsOptions;
+
+  /**
+   * NetworkPolicies that deny every connection in Harbor's namespace except the ones Harbor
+   * makes: client traffic from the ingress controller, the components' calls to each other,
+   * DNS, and the external endpoints listed here.
+   * @default - no NetworkPolicies
+   */
+  readonly networkPolicies?: HarborNetworkPolicyOptions;
+
+  /**
+   * HTTPS between core, portal, registry, registryctl, jobservice and Trivy, with a
+   * cert-manager certificate per component, and from the ingress controller to core and the
+   * portal. PostgreSQL and Redis connections are not changed by it. Harbor reads certificates
+   * at start only: restart its pods after every renewal (see `InternalTlsOptions`).
+   * @default - plain HTTP inside the namespace
+   */
+  readonly internalTls?: InternalTlsOptions;
+
+  /**
+   * Harbor's configuration as code (projects, robots and their pull Secrets, replication,
+   * scanners, user settings), applied by the settings Job after every sync.
+   * @default - no settings Job: Harbor is configured by hand
+   */
+  readonly settings?: HarborSettingsOptions;
 }
 
 /**
@@ -183,8 +249,29 @@ export class Harbor extends Construct {
   public readonly trivy?: HarborTrivy;
   public readonly database?: InternalDatabase;
   public readonly redis?: InternalRedis;
-  public readonly ingress: HarborIngress;
+  /** How Harbor is reached, with its defaults filled in. */
+  public readonly exposure: HarborExposure;
+  /** The Ingress, for ingress-nginx and Traefik. */
+  public readonly ingress?: HarborIngress;
+  /** The HTTPRoute, for the Gateway API. */
+  public readonly httpRoute?: HarborHttpRoute;
   public readonly backup?: HarborDatabaseBackup;
+  /** Present when metrics are enabled. */
+  public readonly exporter?: HarborExporter;
+  public readonly serviceMonitor?: HarborServiceMonitor;
+  /** Present when `networkPolicies` is given. */
+  public readonly networkPolicies?: HarborNetworkPolicies;
+  /** The component certificates, when internal TLS is on. */
+  public readonly internalTls?: HarborInternalTls;
+  /**
+   * The CA certificate a client of core inside the cluster must trust, when internal TLS is
+   * on; give it to whatever calls `coreUrl`.
+   */
+  public readonly internalCa?: CaBundleRef;
+  /** How a pod in Harbor's namespace reaches core's API: `http://<instance>-core:80`, or https. */
+  public readonly coreUrl: string;
+  /** The settings Job and its document, when `settings` is given. */
+  public readonly settings?: HarborSettings;
 
   /**
    * Every problem of the props, without building anything: malformed values, settings that
@@ -251,7 +338,18 @@ export class Harbor extends Construct {
       trivyService: props.trivy ? `${this.instance}-trivy` : undefined,
       database,
       redis,
+      internalTls: props.internalTls?.enabled ?? false,
     };
+    this.coreUrl = internalUrls(endpoints).core;
+    if (endpoints.internalTls) {
+      this.internalTls = new HarborInternalTls(this, 'InternalTls', {
+        ...props.internalTls!,
+        instance: this.instance,
+        version: this.images.version,
+        endpoints,
+      });
+      this.internalCa = this.internalTls.caBundle;
+    }
     const common: HarborComponentProps = {
       instance: this.instance,
       images: this.images,
@@ -263,12 +361,26 @@ export class Harbor extends Construct {
     const replicas = { ...(props.highAvailability ? HA_REPLICAS : {}), ...props.replicas };
     const resources = { ...(props.highAvailability ? HA_RESOURCES : {}), ...props.resources };
 
+    // before core, which takes the CONFIG_OVERWRITE_JSON half of the user settings from it
+    if (props.settings) {
+      this.settings = new HarborSettings(this, 'Settings', {
+        ...props.settings,
+        instance: this.instance,
+        registry: `${props.host}${port === 443 ? '' : `:${port}`}`,
+        coreUrl: this.coreUrl,
+        caBundle: this.internalCa,
+        credentials: { username: 'admin', password: this.secrets.refs.adminPassword },
+        images: this.images,
+      });
+    }
     this.core = new HarborCore(this, 'Core', {
       ...common,
       replicas: replicas.core,
+      metrics: props.metrics?.enabled,
       resources: resources.core,
       // the download is the registry's own CA: a private issuer's; a commercial one needs none
       caDownload: props.caDownload ?? (props.tls.issuer ? props.caBundle : undefined),
+      configOverwrite: this.settings?.overwrite,
     });
     this.portal = new HarborPortal(this, 'Portal', {
       ...common,
@@ -280,15 +392,31 @@ export class Harbor extends Construct {
       ...common,
       storage: props.registryStorage,
       replicas: replicas.registry,
+      metrics: props.metrics?.enabled,
       resources: resources.registry,
     });
     this.jobservice = new HarborJobservice(this, 'Jobservice', {
       ...common,
       replicas: replicas.jobservice,
+      metrics: props.metrics?.enabled,
       resources: resources.jobservice,
     });
     if (props.trivy) {
       this.trivy = new HarborTrivy(this, 'Trivy', { ...common, ...props.trivy });
+    }
+
+    if (props.metrics?.enabled) {
+      this.exporter = new HarborExporter(this, 'Exporter', {
+        ...common,
+        resources: props.metrics.exporterResources,
+      });
+    }
+    if (serviceMonitorOn(props.metrics)) {
+      this.serviceMonitor = new HarborServiceMonitor(this, 'ServiceMonitor', {
+        ...props.metrics!.serviceMonitor,
+        instance: this.instance,
+        version: this.images.version,
+      });
     }
 
     if (props.backup) {
@@ -304,15 +432,59 @@ export class Harbor extends Construct {
     // two instances of one name in one namespace would overwrite each other's objects
     this.node.addValidation({ validate: () => duplicateObjects(Chart.of(this)) });
 
-    this.ingress = new HarborIngress(this, 'Ingress', {
+    this.exposure =
+      props.exposure ?? HarborExposure.ingressNginx({ className: props.ingressClassName });
+    const entry = {
       instance: this.instance,
       version: this.images.version,
       host: props.host,
       tls: props.tls,
       coreService: this.core.service,
       portalService: this.portal.service,
-      className: props.ingressClassName,
-    });
+      exposure: this.exposure,
+      internalTls: endpoints.internalTls,
+    };
+    if (this.exposure.type === ExposureType.GATEWAY_API) {
+      this.httpRoute = new HarborHttpRoute(this, 'HttpRoute', entry);
+    } else {
+      this.ingress = new HarborIngress(this, 'Ingress', entry);
+    }
+
+    if (props.networkPolicies) {
+      const scanner = props.trivy && trivyNetworking(props.trivy, new Problems());
+      this.networkPolicies = new HarborNetworkPolicies(this, 'NetworkPolicies', {
+        ...props.networkPolicies,
+        instance: this.instance,
+        version: this.images.version,
+        services: {
+          core: this.core.service,
+          portal: this.portal.service,
+          registry: this.registry.service,
+          jobservice: this.jobservice.service,
+          trivy: this.trivy?.service,
+          database: this.database?.service,
+          redis: this.redis?.service,
+        },
+        externalDatabasePort: internalDb ? undefined : database.port,
+        externalRedisPort: internalRedis ? undefined : redis.port,
+        trivyOnline: scanner
+          ? !(scanner.skipUpdate && scanner.skipJavaDbUpdate && scanner.offlineScan)
+          : false,
+        backup: props.backup !== undefined,
+      });
+      if (this.exporter) {
+        this.networkPolicies.allowWorkload('exporter', selectorLabels(this.instance, 'exporter'), {
+          calls: ['core', 'database', 'redis'],
+          service: this.exporter.service,
+        });
+      }
+      if (this.settings) {
+        this.networkPolicies.allowWorkload('settings', selectorLabels(this.instance, 'settings'), {
+          calls: ['core'],
+          kubernetesApi: true,
+        });
+      }
+    }
   }
 }
 
@@ -375,9 +547,27 @@ function validate(props: HarborProps, problems: Problems): void {
   problems.value('host', props.host, dnsName);
   problems.value('port', props.port, port);
   checkCertificate(problems, 'tls', props.tls);
+  if (props.internalTls) checkInternalTls(problems, 'internalTls', props.internalTls);
+  if (props.internalTls?.enabled && props.exposure?.type === ExposureType.GATEWAY_API) {
+    // an HTTPRoute reaches an HTTPS backend only through a BackendTLSPolicy, which the
+    // Gateway API release this library targets has no stable version of
+    problems.add(
+      'internalTls.enabled',
+      'true cannot be combined with exposure gatewayApi: an HTTPRoute to an HTTPS backend' +
+        ' needs a BackendTLSPolicy, which is not a stable Gateway API here; use ingressNginx' +
+        ' or traefik, or leave internalTls off',
+    );
+  }
   checkRef(problems, 'caBundle', props.caBundle);
   checkImages(problems, 'images', props.images ?? {});
   problems.value('ingressClassName', props.ingressClassName, objectName);
+  if (props.exposure) checkExposure(problems, 'exposure', props.exposure);
+  problems.check(
+    props.exposure === undefined || props.ingressClassName === undefined,
+    'ingressClassName',
+    `${show(props.ingressClassName)} is the short form of an ingress-nginx exposure, and` +
+      ' exposure is given too; set the class in the exposure (className) only',
+  );
   problems.value('logLevel', props.logLevel, (level) =>
     Object.values(LogLevel).includes(level)
       ? undefined
@@ -458,6 +648,20 @@ function validate(props: HarborProps, problems: Problems): void {
   }
 
   if (props.backup) checkDatabaseBackup(problems, 'backup', props.backup);
+  if (props.backup && externalDb) {
+    checkBackupSource(problems, 'database', externalDb, props.backup.caBundle ?? props.caBundle);
+  }
+  if (props.networkPolicies) {
+    checkNetworkPolicies(problems, 'networkPolicies', props.networkPolicies, {
+      trivy: props.trivy !== undefined,
+      externalDatabase: props.database.externalOptions !== undefined,
+      externalRedis: props.redis.externalOptions !== undefined,
+    });
+  }
+  checkMetrics(problems, 'metrics', props.metrics);
+  if (props.settings) {
+    checkSettings(problems, 'settings', props.settings);
+  }
 
   const existing = props.existingSecrets ?? {};
   for (const key of SECRET_REFS) checkRef(problems, `existingSecrets.${key}`, existing[key]);

@@ -1,5 +1,8 @@
+import { ApiObject, Chart } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
+import { ExposureType, HarborExposure } from './exposure';
+import { TlsComponent, internalTlsSecretName } from './internal-tls';
 import * as certmanager from '../../imports/cert-manager.io';
 import { IssuerRef, toIssuerRef } from '../pki/issuer-ref';
 import { duration, hoursOf, objectName } from '../private/checks';
@@ -52,10 +55,25 @@ export interface HarborIngressProps {
   readonly portalService: kplus.Service;
 
   /**
-   * The IngressClass of an ingress-nginx controller.
+   * The controller the Ingress is for: ingress-nginx or Traefik. A Gateway API exposure is
+   * `HarborHttpRoute`'s.
+   * @default - HarborExposure.ingressNginx({ className })
+   */
+  readonly exposure?: HarborExposure;
+
+  /**
+   * The IngressClass of an ingress-nginx controller, when `exposure` is not given.
    * @default 'nginx'
    */
   readonly className?: string;
+
+  /**
+   * Core and the portal serve HTTPS on Service port 443 (`HarborInternalTls`). ingress-nginx
+   * then speaks HTTPS to them without checking their certificates, as it does by default;
+   * Traefik checks them against the internal CA through a ServersTransport per Service.
+   * @default false
+   */
+  readonly internalTls?: boolean;
 }
 
 const DEFAULT_DURATION = '2160h';
@@ -123,7 +141,22 @@ export const INGRESS_NGINX_ANNOTATIONS: Readonly<Record<string, string>> = {
   'nginx.ingress.kubernetes.io/ssl-redirect': 'true',
 };
 
-/** Harbor's single public entry point: an Ingress with TLS for one host. */
+/**
+ * Traefik settings: the router on the TLS entry points only. Traefik has no body size limit and
+ * streams requests unless a buffering middleware is added; its read timeout is the entry
+ * point's, outside any route's reach (see `HarborExposure.traefik`).
+ */
+export function traefikAnnotations(exposure: HarborExposure): Record<string, string> {
+  return {
+    'traefik.ingress.kubernetes.io/router.entrypoints': exposure.entryPoints.join(','),
+    'traefik.ingress.kubernetes.io/router.tls': 'true',
+  };
+}
+
+/**
+ * Harbor's single public entry point through an Ingress controller (ingress-nginx or Traefik):
+ * an Ingress with TLS for one host.
+ */
 export class HarborIngress extends Construct {
   public readonly ingress: kplus.Ingress;
   /** The Secret that holds the served certificate. */
@@ -133,22 +166,37 @@ export class HarborIngress extends Construct {
   public constructor(scope: Construct, id: string, props: HarborIngressProps) {
     super(scope, id);
 
+    const exposure = props.exposure ?? HarborExposure.ingressNginx({ className: props.className });
+    const problems = new Problems();
+    problems.check(
+      exposure.type !== ExposureType.GATEWAY_API,
+      'exposure',
+      `${show(exposure.type)} is served by an HTTPRoute (HarborHttpRoute), not by an Ingress`,
+    );
+    problems.throwIfAny('ingress');
+
     const labels = componentLabels(props.instance, 'ingress', props.version);
     const name = props.instance;
-
-    if (props.tls.issuer) {
-      this.tlsSecretName = `${props.instance}-tls`;
-      this.certificate = new certmanager.Certificate(this, 'Certificate', {
-        metadata: { name: `${props.instance}-tls`, labels },
-        spec: certificateSpec(props, this.tlsSecretName, props.tls.issuer),
-      });
-    } else {
-      this.tlsSecretName = props.tls.secretName!;
+    const traefik = exposure.type === ExposureType.TRAEFIK;
+    const annotations = traefik
+      ? traefikAnnotations(exposure)
+      : {
+          ...INGRESS_NGINX_ANNOTATIONS,
+          ...(props.internalTls ? { 'nginx.ingress.kubernetes.io/backend-protocol': 'HTTPS' } : {}),
+        };
+    const port = props.internalTls ? 443 : 80;
+    if (props.internalTls && traefik) {
+      traefikBackendTls(this, props.instance, labels, props.coreService, 'core');
+      traefikBackendTls(this, props.instance, labels, props.portalService, 'portal');
     }
 
+    const served = servedCertificate(this, props);
+    this.tlsSecretName = served.secretName;
+    this.certificate = served.certificate;
+
     this.ingress = new kplus.Ingress(this, 'Resource', {
-      metadata: { name, labels, annotations: { ...INGRESS_NGINX_ANNOTATIONS } },
-      className: props.className ?? 'nginx',
+      metadata: { name, labels, annotations },
+      className: exposure.className,
       tls: [
         {
           hosts: [props.host],
@@ -156,21 +204,90 @@ export class HarborIngress extends Construct {
         },
       ],
     });
-    const core = kplus.IngressBackend.fromService(props.coreService, { port: 80 });
+    const core = kplus.IngressBackend.fromService(props.coreService, { port });
     for (const path of CORE_PATHS) {
       this.ingress.addHostRule(props.host, path, core, kplus.HttpIngressPathType.PREFIX);
     }
     this.ingress.addHostRule(
       props.host,
       '/',
-      kplus.IngressBackend.fromService(props.portalService, { port: 80 }),
+      kplus.IngressBackend.fromService(props.portalService, { port }),
       kplus.HttpIngressPathType.PREFIX,
     );
   }
 }
 
+/**
+ * Makes Traefik reach a Service over HTTPS and verify it: the scheme on the Service, and a
+ * ServersTransport that trusts the internal CA and checks the Service name, since Traefik dials
+ * pod addresses that no certificate carries. Needs Traefik's Kubernetes CRD provider as well.
+ */
+function traefikBackendTls(
+  scope: Construct,
+  instance: string,
+  labels: Record<string, string>,
+  service: kplus.Service,
+  component: TlsComponent,
+): void {
+  const namespace = Chart.of(scope).namespace;
+  const problems = new Problems();
+  problems.check(
+    namespace !== undefined,
+    'exposure',
+    'traefik with internal TLS names its ServersTransports by namespace; give the chart one',
+  );
+  problems.throwIfAny('ingress');
+
+  const transport = new ApiObject(scope, `ServersTransport-${component}`, {
+    apiVersion: 'traefik.io/v1alpha1',
+    kind: 'ServersTransport',
+    metadata: { name: service.name, labels },
+    spec: {
+      serverName: service.name,
+      // the component's own Secret: its ca.crt is the CA that signed the certificate
+      rootCAs: [{ secret: internalTlsSecretName(instance, component) }],
+    },
+  });
+  const metadata = ApiObject.of(service).metadata;
+  metadata.addAnnotation('traefik.ingress.kubernetes.io/service.serversscheme', 'https');
+  metadata.addAnnotation(
+    'traefik.ingress.kubernetes.io/service.serverstransport',
+    `${namespace}-${transport.name}@kubernetescrd`,
+  );
+}
+
+/** What the certificate Harbor serves for its host needs to be made. */
+export interface ServedCertificateProps {
+  readonly instance: string;
+  readonly version: string;
+  readonly host: string;
+  readonly tls: HarborTls;
+}
+
+/**
+ * The Secret Harbor's host is served with: a Certificate's, requested from the issuer as
+ * `Certificate` under `scope` in `namespace` (the chart's when undefined), or the Secret given.
+ */
+export function servedCertificate(
+  scope: Construct,
+  props: ServedCertificateProps,
+  namespace?: string,
+): { secretName: string; certificate?: certmanager.Certificate } {
+  if (!props.tls.issuer) return { secretName: props.tls.secretName! };
+  const secretName = `${props.instance}-tls`;
+  const certificate = new certmanager.Certificate(scope, 'Certificate', {
+    metadata: {
+      name: secretName,
+      ...(namespace === undefined ? {} : { namespace }),
+      labels: componentLabels(props.instance, 'ingress', props.version),
+    },
+    spec: certificateSpec(props, secretName, props.tls.issuer),
+  });
+  return { secretName, certificate };
+}
+
 function certificateSpec(
-  props: HarborIngressProps,
+  props: ServedCertificateProps,
   secretName: string,
   issuer: IssuerRef,
 ): certmanager.CertificateSpec {

@@ -13,6 +13,20 @@ import {
   secretEnv,
 } from './common';
 import { HARBOR_UID, REGISTRY_USER } from './core';
+import {
+  componentPorts,
+  internalTlsDir,
+  internalTlsEnv,
+  internalTlsMounts,
+  internalUrls,
+  probeScheme,
+} from './internal-tls';
+import {
+  jobserviceMetricConfig,
+  metricNameEnv,
+  metricsContainerPorts,
+  metricsServicePorts,
+} from './metrics';
 import { ComponentResources, resourcesOf } from './resources';
 import {
   Component,
@@ -36,6 +50,12 @@ export interface HarborJobserviceProps extends HarborComponentProps {
 
   /** @default - the requests of a small installation */
   readonly resources?: ComponentResources;
+
+  /**
+   * Serve Prometheus metrics on port 8001 (`METRICS_PORT`).
+   * @default false
+   */
+  readonly metrics?: boolean;
 }
 
 export const JOBSERVICE_PORT = 8080;
@@ -69,13 +89,19 @@ export class HarborJobservice extends Construct {
     const logLevel = props.logLevel ?? LogLevel.INFO;
     const level = logLevel.toUpperCase();
     const queueUrl = redisUrl(endpoints.redis, RedisDatabase.JOBSERVICE);
+    const port = componentPorts(endpoints).jobservice;
+    const urls = internalUrls(endpoints);
+    const tlsDir = internalTlsDir('jobservice');
 
     this.config = new kplus.ConfigMap(this, 'Config', {
       metadata: { name, labels },
       data: {
         'config.yml': stringify({
-          protocol: 'http',
-          port: JOBSERVICE_PORT,
+          protocol: endpoints.internalTls ? 'https' : 'http',
+          port: port.container,
+          ...(endpoints.internalTls
+            ? { https_config: { cert: `${tlsDir}/tls.crt`, key: `${tlsDir}/tls.key` } }
+            : {}),
           worker_pool: {
             workers,
             backend: 'redis',
@@ -94,7 +120,7 @@ export class HarborJobservice extends Construct {
             { name: 'STD_OUTPUT', level },
           ],
           loggers: [{ name: 'STD_OUTPUT', level }],
-          metric: { enabled: false, path: '/metrics', port: 8001 },
+          metric: jobserviceMetricConfig(props.metrics ?? false),
           reaper: { max_update_hours: 24, max_dangling_hours: 168 },
         }),
       },
@@ -108,25 +134,25 @@ export class HarborJobservice extends Construct {
         harborContainer(component, {
           name: 'jobservice',
           image: props.images.jobservice,
-          ports: [{ number: JOBSERVICE_PORT, name: 'http' }],
+          ports: [
+            { number: port.container, name: endpoints.internalTls ? 'https' : 'http' },
+            ...metricsContainerPorts(props.metrics),
+          ],
           resources: resourcesOf(
             props.resources ?? { cpu: '100m', memory: '256Mi', memoryLimit: '1Gi' },
           ),
           envVariables: {
-            CORE_URL: kplus.EnvValue.fromValue(`http://${endpoints.coreService}:80`),
-            TOKEN_SERVICE_URL: kplus.EnvValue.fromValue(
-              `http://${endpoints.coreService}:80/service/token`,
-            ),
-            REGISTRY_URL: kplus.EnvValue.fromValue(`http://${endpoints.registryService}:5000`),
-            REGISTRY_CONTROLLER_URL: kplus.EnvValue.fromValue(
-              `http://${endpoints.registryService}:8080`,
-            ),
+            CORE_URL: kplus.EnvValue.fromValue(urls.core),
+            TOKEN_SERVICE_URL: kplus.EnvValue.fromValue(urls.tokenService),
+            REGISTRY_URL: kplus.EnvValue.fromValue(urls.registry),
+            REGISTRY_CONTROLLER_URL: kplus.EnvValue.fromValue(urls.registryController),
             REGISTRY_CREDENTIAL_USERNAME: kplus.EnvValue.fromValue(REGISTRY_USER),
             REGISTRY_HTTP_CLIENT_TIMEOUT: kplus.EnvValue.fromValue('30'),
             JOBSERVICE_WEBHOOK_JOB_MAX_RETRY: kplus.EnvValue.fromValue('3'),
             JOBSERVICE_WEBHOOK_JOB_HTTP_CLIENT_TIMEOUT: kplus.EnvValue.fromValue('3'),
             LOG_LEVEL: kplus.EnvValue.fromValue(logLevel),
             NO_PROXY: kplus.EnvValue.fromValue(noProxy(endpoints)),
+            ...(props.metrics ? metricNameEnv('jobservice') : {}),
             CORE_SECRET: secretEnv(this, secrets.coreSecret),
             JOBSERVICE_SECRET: secretEnv(this, secrets.jobserviceSecret),
             REGISTRY_CREDENTIAL_PASSWORD: secretEnv(this, secrets.registryPassword),
@@ -134,6 +160,7 @@ export class HarborJobservice extends Construct {
               ? { [REDIS_PASSWORD_ENV]: secretEnv(this, endpoints.redis.password) }
               : {}),
             JOB_SERVICE_POOL_REDIS_URL: kplus.EnvValue.fromValue(queueUrl),
+            ...internalTlsEnv(props, 'jobservice'),
           },
           volumeMounts: [
             {
@@ -145,15 +172,23 @@ export class HarborJobservice extends Construct {
               readOnly: true,
             },
             ...caBundleMount(this, props.caBundle),
+            ...internalTlsMounts(this, props, 'jobservice'),
           ],
           // jobservice exits until core answers; the startup probe leaves it ten minutes for that
-          ...httpProbes('/api/v1/stats', JOBSERVICE_PORT, { period: 10, failureThreshold: 60 }),
+          ...httpProbes(
+            '/api/v1/stats',
+            port.container,
+            { period: 10, failureThreshold: 60 },
+            3,
+            probeScheme(endpoints),
+          ),
         }),
       ],
     });
     rollOnChange(this.deployment, this.config);
     this.service = componentService(this, component, endpoints.jobserviceService, [
-      { name: 'http-jobservice', port: 80, targetPort: JOBSERVICE_PORT },
+      { name: port.name, port: port.service, targetPort: port.container },
+      ...metricsServicePorts(props.metrics),
     ]);
   }
 }

@@ -2,6 +2,13 @@ import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { HarborComponentProps } from './common';
 import { HARBOR_UID } from './core';
+import {
+  componentPorts,
+  internalTlsDir,
+  internalTlsMounts,
+  portsFor,
+  probeScheme,
+} from './internal-tls';
 import { ComponentResources, resourcesOf } from './resources';
 import {
   Component,
@@ -47,10 +54,13 @@ export class HarborPortal extends Construct {
       uid: HARBOR_UID,
     };
     const labels = labelsOf(component);
+    const port = componentPorts(props.endpoints).portal;
 
     this.config = new kplus.ConfigMap(this, 'Config', {
       metadata: { name, labels },
-      data: { 'nginx.conf': portalNginxConf(props.ipv6 ?? false) },
+      data: {
+        'nginx.conf': portalNginxConf(props.ipv6 ?? false, props.endpoints.internalTls ?? false),
+      },
     });
 
     this.deployment = componentDeployment(this, component, name, {
@@ -59,7 +69,7 @@ export class HarborPortal extends Construct {
         harborContainer(component, {
           name: 'portal',
           image: props.images.portal,
-          ports: [{ number: PORTAL_PORT, name: 'http' }],
+          ports: [{ number: port.container, name: props.endpoints.internalTls ? 'https' : 'http' }],
           resources: resourcesOf(
             props.resources ?? { cpu: '50m', memory: '64Mi', memoryLimit: '256Mi' },
           ),
@@ -72,26 +82,44 @@ export class HarborPortal extends Construct {
               subPath: 'nginx.conf',
               readOnly: true,
             },
+            ...internalTlsMounts(this, props, 'portal'),
           ],
-          ...httpProbes('/', PORTAL_PORT, { period: 5, failureThreshold: 24 }),
+          ...httpProbes(
+            '/',
+            port.container,
+            { period: 5, failureThreshold: 24 },
+            3,
+            probeScheme(props.endpoints),
+          ),
         }),
       ],
     });
     rollOnChange(this.deployment, this.config);
     this.service = componentService(this, component, props.endpoints.portalService, [
-      { name: 'http-web', port: 80, targetPort: PORTAL_PORT },
+      { name: port.name, port: port.service, targetPort: port.container },
     ]);
   }
 }
 
 /**
  * The portal's nginx configuration. nginx runs unprivileged, so its pid file and every temp
- * path live under /tmp; unknown paths fall back to the SPA's index.html.
+ * path live under /tmp; unknown paths fall back to the SPA's index.html. With `tls` it serves
+ * HTTPS on 8443 with the certificate of internal TLS.
  */
-export function portalNginxConf(ipv6: boolean): string {
+export function portalNginxConf(ipv6: boolean, tls = false): string {
+  const port = portsFor(tls).portal.container;
+  const ssl = tls ? ' ssl' : '';
+  const dir = internalTlsDir('portal');
   const listen = [
-    `    listen ${PORTAL_PORT};`,
-    ...(ipv6 ? [`    listen [::]:${PORTAL_PORT};`] : []),
+    `    listen ${port}${ssl};`,
+    ...(ipv6 ? [`    listen [::]:${port}${ssl};`] : []),
+    ...(tls
+      ? [
+          `    ssl_certificate ${dir}/tls.crt;`,
+          `    ssl_certificate_key ${dir}/tls.key;`,
+          '    ssl_protocols TLSv1.2 TLSv1.3;',
+        ]
+      : []),
   ];
   return [
     'worker_processes auto;',

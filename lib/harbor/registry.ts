@@ -11,6 +11,14 @@ import {
   secretFileVolume,
 } from './common';
 import { HARBOR_UID } from './core';
+import {
+  componentPorts,
+  internalTlsDir,
+  internalTlsEnv,
+  internalTlsMounts,
+  probeScheme,
+} from './internal-tls';
+import { metricsContainerPorts, metricsServicePorts, registryDebugConfig } from './metrics';
 import { PersistenceProps, dataClaim, isShared } from './persistence';
 import { ComponentResources, resourcesOf } from './resources';
 import {
@@ -36,6 +44,12 @@ export interface HarborRegistryProps extends HarborComponentProps {
 
   /** @default - the requests of a small installation */
   readonly resources?: ComponentResources;
+
+  /**
+   * Serve Prometheus metrics on port 8001 (`METRICS_PORT`), from distribution's debug server.
+   * @default false
+   */
+  readonly metrics?: boolean;
 }
 
 export const REGISTRY_PORT = 5000;
@@ -71,14 +85,20 @@ export class HarborRegistry extends Construct {
     const logLevel = props.logLevel ?? LogLevel.INFO;
     const redis = props.endpoints.redis;
     const secrets = props.secrets;
+    const ports = componentPorts(props.endpoints);
+    const tlsDir = internalTlsDir('registry');
+    const scheme = probeScheme(props.endpoints);
 
     this.config = new kplus.ConfigMap(this, 'Config', {
       metadata: { name, labels },
       data: {
         'config.yml': registryConfig(props, logLevel),
         'ctl-config.yml': stringify({
-          protocol: 'http',
-          port: REGISTRYCTL_PORT,
+          protocol: props.endpoints.internalTls ? 'https' : 'http',
+          port: ports.registryctl.container,
+          ...(props.endpoints.internalTls
+            ? { https_config: { cert: `${tlsDir}/tls.crt`, key: `${tlsDir}/tls.key` } }
+            : {}),
           log_level: logLevel,
           registry_config: '/etc/registry/config.yml',
         }),
@@ -96,6 +116,8 @@ export class HarborRegistry extends Construct {
       { volume: storage, path: '/storage' },
       { volume: config, path: '/etc/registry/config.yml', subPath: 'config.yml', readOnly: true },
       ...caBundleMount(this, props.caBundle),
+      // registryctl serves with the registry's certificate
+      ...internalTlsMounts(this, props, 'registry', component.fsGroup),
     ];
     const redisPassword: Record<string, kplus.EnvValue> = redis.password
       ? { REGISTRY_REDIS_PASSWORD: secretEnv(this, redis.password) }
@@ -112,11 +134,15 @@ export class HarborRegistry extends Construct {
         harborContainer(component, {
           name: 'registry',
           image: props.images.registry,
-          ports: [{ number: REGISTRY_PORT, name: 'http-registry' }],
+          ports: [
+            { number: ports.registry.container, name: ports.registry.name },
+            ...metricsContainerPorts(props.metrics),
+          ],
           resources: resourcesOf(props.resources ?? REGISTRY_RESOURCES),
           envVariables: {
             REGISTRY_HTTP_SECRET: secretEnv(this, secrets.registryHttpSecret),
             ...redisPassword,
+            ...internalTlsEnv(props, 'registry'),
           },
           volumeMounts: [
             ...shared,
@@ -127,18 +153,25 @@ export class HarborRegistry extends Construct {
               readOnly: true,
             },
           ],
-          ...httpProbes('/', REGISTRY_PORT, { period: 5, failureThreshold: 60 }),
+          ...httpProbes(
+            '/',
+            ports.registry.container,
+            { period: 5, failureThreshold: 60 },
+            3,
+            scheme,
+          ),
         }),
         harborContainer(component, {
           name: 'registryctl',
           image: props.images.registryctl,
-          ports: [{ number: REGISTRYCTL_PORT, name: 'http-controller' }],
+          ports: [{ number: ports.registryctl.container, name: ports.registryctl.name }],
           resources: resourcesOf({ cpu: '50m', memory: '64Mi', memoryLimit: '512Mi' }),
           envVariables: {
             CORE_SECRET: secretEnv(this, secrets.coreSecret),
             JOBSERVICE_SECRET: secretEnv(this, secrets.jobserviceSecret),
             REGISTRY_HTTP_SECRET: secretEnv(this, secrets.registryHttpSecret),
             ...redisPassword,
+            ...internalTlsEnv(props, 'registry'),
           },
           volumeMounts: [
             ...shared,
@@ -149,14 +182,24 @@ export class HarborRegistry extends Construct {
               readOnly: true,
             },
           ],
-          ...httpProbes('/api/health', REGISTRYCTL_PORT, { period: 5, failureThreshold: 60 }),
+          ...httpProbes(
+            '/api/health',
+            ports.registryctl.container,
+            { period: 5, failureThreshold: 60 },
+            3,
+            scheme,
+          ),
         }),
       ],
     });
     rollOnChange(this.deployment, this.config);
     this.service = componentService(this, component, props.endpoints.registryService, [
-      { name: 'http-registry', port: REGISTRY_PORT, targetPort: REGISTRY_PORT },
-      { name: 'http-controller', port: REGISTRYCTL_PORT, targetPort: REGISTRYCTL_PORT },
+      ...[ports.registry, ports.registryctl].map((port) => ({
+        name: port.name,
+        port: port.service,
+        targetPort: port.container,
+      })),
+      ...metricsServicePorts(props.metrics),
     ]);
   }
 }
@@ -206,9 +249,18 @@ export function registryConfig(props: HarborRegistryProps, logLevel: LogLevel): 
       pool: { maxidle: 100, maxactive: 500, idletimeout: '60s' },
     },
     http: {
-      addr: `:${REGISTRY_PORT}`,
+      addr: `:${componentPorts(props.endpoints).registry.container}`,
       relativeurls: false,
-      debug: { addr: 'localhost:5001' },
+      ...(props.endpoints.internalTls
+        ? {
+            tls: {
+              certificate: `${internalTlsDir('registry')}/tls.crt`,
+              key: `${internalTlsDir('registry')}/tls.key`,
+              minimumtls: 'tls1.2',
+            },
+          }
+        : {}),
+      debug: registryDebugConfig(props.metrics ?? false),
     },
     auth: {
       htpasswd: { realm: 'harbor-registry-basic-realm', path: '/etc/registry/passwd' },

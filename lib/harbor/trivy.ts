@@ -11,6 +11,7 @@ import {
   secretEnv,
 } from './common';
 import { HARBOR_UID } from './core';
+import { componentPorts, internalTlsDir, internalTlsMounts, probeScheme } from './internal-tls';
 import { PersistenceProps, dataClaim } from './persistence';
 import { ComponentResources, resourcesOf } from './resources';
 import {
@@ -181,10 +182,12 @@ export class HarborTrivy extends Construct {
     const problems = new Problems();
     const networking = trivyNetworking(props, problems);
     problems.throwIfAny('Trivy');
+    const port = componentPorts(endpoints).trivy;
+    const scheme = probeScheme(endpoints);
 
     this.claim = dataClaim(this, name, labelsOf(component), props.storage, 'trivy.storage');
     this.service = componentService(this, component, endpoints.trivyService, [
-      { name: 'http-trivy', port: TRIVY_PORT, targetPort: TRIVY_PORT },
+      { name: port.name, port: port.service, targetPort: port.container },
     ]);
 
     this.statefulSet = componentStatefulSet(this, component, name, this.service, {
@@ -192,13 +195,24 @@ export class HarborTrivy extends Construct {
         harborContainer(component, {
           name: 'trivy',
           image: props.images.trivyAdapter,
-          ports: [{ number: TRIVY_PORT, name: 'api-server' }],
+          ports: [{ number: port.container, name: 'api-server' }],
           resources: resourcesOf(
             props.resources ?? { cpu: '200m', memory: '512Mi', memoryLimit: '1Gi' },
           ),
           envVariables: {
             SCANNER_LOG_LEVEL: kplus.EnvValue.fromValue(props.logLevel ?? LogLevel.INFO),
-            SCANNER_API_SERVER_ADDR: kplus.EnvValue.fromValue(`:${TRIVY_PORT}`),
+            SCANNER_API_SERVER_ADDR: kplus.EnvValue.fromValue(`:${port.container}`),
+            ...(endpoints.internalTls
+              ? {
+                  INTERNAL_TLS_ENABLED: kplus.EnvValue.fromValue('true'),
+                  SCANNER_API_SERVER_TLS_CERTIFICATE: kplus.EnvValue.fromValue(
+                    `${internalTlsDir('trivy')}/tls.crt`,
+                  ),
+                  SCANNER_API_SERVER_TLS_KEY: kplus.EnvValue.fromValue(
+                    `${internalTlsDir('trivy')}/tls.key`,
+                  ),
+                }
+              : {}),
             SCANNER_TRIVY_CACHE_DIR: kplus.EnvValue.fromValue('/home/scanner/.cache/trivy'),
             SCANNER_TRIVY_REPORTS_DIR: kplus.EnvValue.fromValue('/home/scanner/.cache/reports'),
             SCANNER_TRIVY_VULN_TYPE: kplus.EnvValue.fromValue('os,library'),
@@ -244,10 +258,21 @@ export class HarborTrivy extends Construct {
               path: '/home/scanner/.cache',
             },
             ...caBundleMount(this, props.caBundle),
+            ...internalTlsMounts(this, props, 'trivy'),
           ],
-          startup: httpProbe('/probe/healthy', TRIVY_PORT, { period: 5, failureThreshold: 60 }),
-          liveness: httpProbe('/probe/healthy', TRIVY_PORT, { period: 10, failureThreshold: 10 }),
-          readiness: httpProbe('/probe/ready', TRIVY_PORT, { period: 10 }),
+          startup: httpProbe(
+            '/probe/healthy',
+            port.container,
+            { period: 5, failureThreshold: 60 },
+            scheme,
+          ),
+          liveness: httpProbe(
+            '/probe/healthy',
+            port.container,
+            { period: 10, failureThreshold: 10 },
+            scheme,
+          ),
+          readiness: httpProbe('/probe/ready', port.container, { period: 10 }, scheme),
         }),
       ],
     });

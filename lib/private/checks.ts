@@ -127,3 +127,16 @@ export const urlUser: Check<string> = (value) =>
   /^[A-Za-z0-9._~-]+$/.test(value)
     ? undefined
     : "is not usable in a Redis URL; use letters, digits, '.', '_', '~' and '-'";
+
+/** An absolute http or https URL with a host, such as an OIDC issuer or a registry. */
+export const httpUrl: Check<string> = (value) => {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  return url && /^https?:$/.test(url.protocol) && url.hostname !== '' && !/\s/.test(value)
+    ? undefined
+    : 'is not an http(s) URL; use e.g. "https://registry.example.test"';
+};
