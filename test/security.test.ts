@@ -67,6 +67,21 @@ describe('Pod Security', () => {
       redis: { type: 'external', host: 'redis.example.test' },
       replicas: { core: 2, portal: 2, registry: 2, jobservice: 2 },
     },
+    'metrics, internal TLS, network policies, user settings through the environment': {
+      metrics: { enabled: true },
+      internalTls: { enabled: true },
+      networkPolicies: { enabled: true },
+      settings: {
+        userSettingsVia: 'environment',
+        authentication: {
+          type: 'oidc',
+          name: 'idp',
+          endpoint: 'https://idp.example.test',
+          clientId: 'harbor',
+          clientSecret: { name: 'harbor-oidc', key: 'secret' },
+        },
+      },
+    },
   };
 
   test.each(Object.entries(variants))(
