@@ -9,10 +9,10 @@
 // folder).
 'use strict';
 
-const crypto = require('crypto');
 const fs = require('fs');
 const path = require('path');
 const YAML = require('yaml');
+const { compactSchema, sha256, writeBundle } = require('./schema-tools');
 
 // Every call the reconciler makes, as `<METHOD> <path template>` under the basePath. Harbor has
 // no `GET /retentions` (policies are found through the project's `retention_id` metadata).
@@ -81,42 +81,6 @@ const SOURCE = path.join('api', 'harbor-v2.15.2-swagger.yaml');
 const DEFINITION_REF = '#/definitions/';
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'];
 
-// Walks only schema positions, so a property that happens to be called `description` is kept
-// while the keyword of that name is dropped.
-function compactSchema(schema, onRef) {
-  if (Array.isArray(schema)) return schema.map((s) => compactSchema(s, onRef));
-  if (schema === null || typeof schema !== 'object') return schema;
-  const out = {};
-  for (const [key, value] of Object.entries(schema)) {
-    if (DROPPED_KEYWORDS.has(key)) continue;
-    if (key === '$ref') {
-      if (!value.startsWith(DEFINITION_REF)) throw new Error(`unexpected $ref ${value}`);
-      onRef(value.slice(DEFINITION_REF.length));
-      out[key] = value;
-    } else if (key === 'properties' || key === 'patternProperties') {
-      out[key] = Object.fromEntries(
-        Object.entries(value).map(([name, sub]) => [name, compactSchema(sub, onRef)]),
-      );
-    } else if (['items', 'additionalProperties', 'not', 'schema'].includes(key)) {
-      // `schema` is the body of a parameter or a response; no schema keyword has that name
-      out[key] = compactSchema(value, onRef);
-    } else if (['allOf', 'anyOf', 'oneOf'].includes(key)) {
-      out[key] = value.map((s) => compactSchema(s, onRef));
-    } else {
-      out[key] = value;
-    }
-  }
-  return out;
-}
-
-function sortKeys(value) {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value === null || typeof value !== 'object') return value;
-  const out = {};
-  for (const key of Object.keys(value).sort()) out[key] = sortKeys(value[key]);
-  return out;
-}
-
 // `#/parameters/x` and `#/responses/x` are resolved in place: each is small, and the consumer
 // then only has definition references to follow.
 function resolveLocal(swagger, value, section) {
@@ -141,14 +105,16 @@ function deriveOperation(swagger, key, onRef) {
   }
 
   const parameters = [...(item.parameters ?? []), ...(operation.parameters ?? [])].map((p) =>
-    compactSchema(resolveLocal(swagger, p, 'parameters'), onRef),
+    compactSchema(resolveLocal(swagger, p, 'parameters'), DROPPED_KEYWORDS, onRef),
   );
   const responses = {};
   for (const [status, value] of Object.entries(operation.responses)) {
     const response = resolveLocal(swagger, value, 'responses');
     responses[status] = {
       headers: Object.keys(response.headers ?? {}).sort(),
-      ...(response.schema ? { schema: compactSchema(response.schema, onRef) } : {}),
+      ...(response.schema
+        ? { schema: compactSchema(response.schema, DROPPED_KEYWORDS, onRef) }
+        : {}),
     };
   }
   return { operationId: operation.operationId, parameters, responses };
@@ -169,7 +135,10 @@ function main() {
   if (duplicates.length > 0) throw new Error(`listed twice: ${duplicates.join(', ')}`);
 
   const queue = [];
-  const onRef = (name) => queue.push(name);
+  const onRef = (ref) => {
+    if (!ref.startsWith(DEFINITION_REF)) throw new Error(`unexpected $ref ${ref}`);
+    queue.push(ref.slice(DEFINITION_REF.length));
+  };
   const operations = {};
   for (const key of OPERATIONS) operations[key] = deriveOperation(swagger, key, onRef);
 
@@ -178,34 +147,21 @@ function main() {
     const name = queue.pop();
     if (name in definitions) continue;
     if (!(name in swagger.definitions)) throw new Error(`dangling $ref to ${name}`);
-    definitions[name] = compactSchema(swagger.definitions[name], onRef);
+    definitions[name] = compactSchema(swagger.definitions[name], DROPPED_KEYWORDS, onRef);
   }
 
   const header = {
     basePath: swagger.basePath,
     generatedBy: 'scripts/derive-harbor-api.js',
-    source: {
-      file: SOURCE.split(path.sep).join('/'),
-      sha256: crypto.createHash('sha256').update(text).digest('hex'),
-    },
+    source: { file: SOURCE.split(path.sep).join('/'), sha256: sha256(text) },
   };
-  // One entry per line: compact, yet a regenerated file diffs per operation or definition.
-  const line = (key, value) => `${JSON.stringify(key)}:${JSON.stringify(sortKeys(value))}`;
-  const section = (name, entries) =>
-    `${JSON.stringify(name)}:{\n${Object.keys(entries)
-      .sort()
-      .map((key) => line(key, entries[key]))
-      .join(',\n')}\n}`;
-  const head = Object.keys(header).map((key) => `${line(key, header[key])},\n`);
-  const out =
-    `{${head.join('')}${section('definitions', definitions)},\n` +
-    `${section('operations', operations)}}\n`;
-  JSON.parse(out); // assembled by hand, so prove it is still JSON
-
   fs.mkdirSync(outDir, { recursive: true });
-  fs.writeFileSync(path.join(outDir, 'harbor-api.json'), out);
+  const { bytes } = writeBundle(path.join(outDir, 'harbor-api.json'), header, {
+    definitions,
+    operations,
+  });
   const counts = `${OPERATIONS.length} operations, ${Object.keys(definitions).length} definitions`;
-  console.log(`test/schemas/harbor-api.json: ${counts}, ${Buffer.byteLength(out)} bytes`);
+  console.log(`test/schemas/harbor-api.json: ${counts}, ${bytes} bytes`);
 }
 
 main();

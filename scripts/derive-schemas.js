@@ -6,10 +6,10 @@
 // `npm run schemas` (HARBOR_SHARED_DIR overrides the location of the shared folder).
 'use strict';
 
-const crypto = require('crypto');
 const fs = require('fs');
 const path = require('path');
 const YAML = require('yaml');
+const { compactSchema, sha256, sortKeys, writeBundle } = require('./schema-tools');
 
 // Built-in kinds the project emits, as `<apiVersion>/<Kind>`. Only these kinds and the
 // definitions they reach are kept; a kind that is missing here fails validation with a hint.
@@ -72,66 +72,6 @@ const REF_PREFIX = '#/definitions/';
 // Smaller repeats are not worth a $ref: the bundle would hardly shrink.
 const MIN_SHARED_CHARS = 300;
 
-function sha256(text) {
-  return crypto.createHash('sha256').update(text).digest('hex');
-}
-
-// Walks only schema positions, so a field that happens to be called `description` or `default`
-// under `properties` is kept while the keyword of that name is dropped.
-function compactSchema(schema, onRef) {
-  if (Array.isArray(schema)) return schema.map((s) => compactSchema(s, onRef));
-  if (schema === null || typeof schema !== 'object') return schema;
-  const out = {};
-  for (const [key, value] of Object.entries(schema)) {
-    if (DROPPED_KEYWORDS.has(key)) continue;
-    if (key === '$ref') {
-      onRef(value);
-      out[key] = value;
-    } else if (key === 'properties' || key === 'patternProperties' || key === 'definitions') {
-      out[key] = Object.fromEntries(
-        Object.entries(value).map(([name, sub]) => [name, compactSchema(sub, onRef)]),
-      );
-    } else if (['items', 'additionalProperties', 'additionalItems', 'not'].includes(key)) {
-      out[key] = compactSchema(value, onRef);
-    } else if (['allOf', 'anyOf', 'oneOf'].includes(key)) {
-      out[key] = value.map((s) => compactSchema(s, onRef));
-    } else {
-      out[key] = value;
-    }
-  }
-  return out;
-}
-
-function sortKeys(value) {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value === null || typeof value !== 'object') return value;
-  const out = {};
-  for (const key of Object.keys(value).sort()) out[key] = sortKeys(value[key]);
-  return out;
-}
-
-// One entry per line: still compact, but a regenerated bundle diffs per definition or kind.
-function writeBundle(file, header, sections) {
-  const line = (key, value) => `${JSON.stringify(key)}:${JSON.stringify(sortKeys(value))}`;
-  const head = Object.keys(header)
-    .sort()
-    .map((key) => `${line(key, header[key])},\n`)
-    .join('');
-  const body = Object.entries(sections)
-    .map(([name, entries]) => {
-      const lines = Object.keys(entries)
-        .sort()
-        .map((key) => line(key, entries[key]));
-      return `${JSON.stringify(name)}:{\n${lines.join(',\n')}\n}`;
-    })
-    .join(',\n');
-  const text = `{${head}${body}}\n`;
-  JSON.parse(text); // the text is assembled by hand, so prove it is still JSON
-  fs.writeFileSync(path.join(outDir, file), text);
-  const entries = Object.values(sections).map((e) => Object.keys(e).length);
-  return { bytes: Buffer.byteLength(text), entries: entries.join(' + ') };
-}
-
 function gvkKey(gvk) {
   return `${gvk.group ? `${gvk.group}/` : ''}${gvk.version}/${gvk.kind}`;
 }
@@ -159,7 +99,7 @@ function deriveK8s(version) {
     const name = queue.pop();
     if (name in kept) continue;
     if (!(name in all)) throw new Error(`v${version}: dangling $ref to ${name}`);
-    kept[name] = compactSchema(all[name], (ref) => {
+    kept[name] = compactSchema(all[name], DROPPED_KEYWORDS, (ref) => {
       if (!ref.startsWith(REF_PREFIX)) throw new Error(`v${version}: unexpected $ref ${ref}`);
       queue.push(ref.slice(REF_PREFIX.length));
     });
@@ -305,7 +245,7 @@ function deriveCrds() {
           crd: crd.metadata.name,
           file,
           scope,
-          schema: compactSchema(schema, (ref) => {
+          schema: compactSchema(schema, DROPPED_KEYWORDS, (ref) => {
             throw new Error(`${key}: CRD schemas may not use $ref (${ref})`);
           }),
         };
@@ -339,7 +279,7 @@ function main() {
 
   fs.mkdirSync(outDir, { recursive: true });
   for (const { file, header, sections } of bundles) {
-    const { bytes, entries } = writeBundle(file, header, sections);
+    const { bytes, entries } = writeBundle(path.join(outDir, file), header, sections);
     console.log(`test/schemas/${file}: ${entries} entries, ${bytes} bytes`);
   }
 }

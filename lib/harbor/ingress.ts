@@ -98,30 +98,54 @@ export function checkCertificate(problems: Problems, field: string, tls: HarborT
     return;
   }
   problems.value(`${field}.name`, tls.issuer.name, objectName);
-  const lifetime = tls.certificate.duration ?? DEFAULT_DURATION;
-  const renewBefore = renewBeforeOf(tls.certificate);
-  problems.value(`${field}.duration`, lifetime, duration(1, '1h'));
+  const most = tls.issuer.maxDuration;
+  // Vault cuts the lifetime to its role's max_ttl without a word, and a renewal window
+  // sized for the asked lifetime then renews every certificate as soon as it is issued
+  const whose =
+    `issuer ${show(tls.issuer.name)} grants (${show(most)}, such as a Vault role's max_ttl);` +
+    ` ask for at most ${most} or raise the limit (tls.maxDuration)`;
+  checkLifetime(problems, field, {
+    duration: tls.certificate.duration ?? DEFAULT_DURATION,
+    renewBefore: renewBeforeOf(tls.certificate),
+    renewed: 'the certificate as soon as it is issued',
+    limit: most === undefined ? undefined : { most, whose },
+  });
+}
+
+/** A certificate lifetime to check, with what cert-manager renews and the issuer's limit. */
+export interface Lifetime {
+  readonly duration: string;
+  readonly renewBefore: string;
+  /** What cert-manager would renew too early, as "the certificate as soon as it is issued". */
+  readonly renewed: string;
+  /**
+   * The longest lifetime the issuer grants; `whose` ends the sentence "... exceeds the longest
+   * lifetime": whose limit it is and what to do.
+   */
+  readonly limit?: { readonly most: string; readonly whose: string };
+}
+
+/**
+ * Records what is wrong with a lifetime under `field`: both durations must be ones cert-manager
+ * accepts, the renewal window shorter than the lifetime, the lifetime within the issuer's limit.
+ */
+export function checkLifetime(problems: Problems, field: string, lifetime: Lifetime): void {
+  const { duration: asked, renewBefore, limit } = lifetime;
+  problems.value(`${field}.duration`, asked, duration(1, '1h'));
   problems.value(`${field}.renewBefore`, renewBefore, duration(5 / 60, '5m'));
-  const hours = hoursOf(lifetime);
+
+  const hours = hoursOf(asked);
   const renewHours = hoursOf(renewBefore);
   if (hours !== undefined && renewHours !== undefined && renewHours >= hours) {
     problems.add(
       `${field}.renewBefore`,
-      `${show(renewBefore)} is not shorter than ${field}.duration ${show(lifetime)};` +
-        ' cert-manager would renew the certificate as soon as it is issued',
+      `${show(renewBefore)} is not shorter than ${field}.duration ${show(asked)};` +
+        ` cert-manager would renew ${lifetime.renewed}`,
     );
   }
-  const most = tls.issuer.maxDuration;
-  const maxHours = most === undefined ? undefined : hoursOf(most);
-  if (hours !== undefined && maxHours !== undefined && hours > maxHours) {
-    // Vault cuts the lifetime to its role's max_ttl without a word, and a renewal window
-    // sized for the asked lifetime then renews every certificate as soon as it is issued
-    problems.add(
-      `${field}.duration`,
-      `${show(lifetime)} exceeds the longest lifetime issuer ${show(tls.issuer.name)} grants` +
-        ` (${show(most)}, such as a Vault role's max_ttl); ask for at most ${most} or raise the` +
-        ' limit (tls.maxDuration)',
-    );
+  const maxHours = limit === undefined ? undefined : hoursOf(limit.most);
+  if (limit && hours !== undefined && maxHours !== undefined && hours > maxHours) {
+    problems.add(`${field}.duration`, `${show(asked)} exceeds the longest lifetime ${limit.whose}`);
   }
 }
 

@@ -2,10 +2,10 @@ import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import * as certmanager from '../../imports/cert-manager.io';
 import { CaBundleRef, HarborComponentProps, HarborEndpoints, keyFileVolume } from './common';
-import { renewBeforeOf } from './ingress';
+import { checkLifetime, renewBeforeOf } from './ingress';
 import { IssuerRef, toIssuerRef } from '../pki/issuer-ref';
 import { SelfSignedCa } from '../pki/self-signed-ca';
-import { duration, hoursOf, objectName } from '../private/checks';
+import { objectName } from '../private/checks';
 import { componentLabels } from '../private/labels';
 import { Problems, show } from '../private/validation';
 
@@ -217,29 +217,18 @@ export function checkInternalTls(
   if (!options.enabled) return;
   if (options.issuer) problems.value(`${field}.issuer.name`, options.issuer.name, objectName);
   const lifetime = options.duration ?? DEFAULT_DURATION;
-  const renewBefore = renewBeforeOf({ duration: lifetime, renewBefore: options.renewBefore });
-  problems.value(`${field}.duration`, lifetime, duration(1, '1h'));
-  problems.value(`${field}.renewBefore`, renewBefore, duration(5 / 60, '5m'));
-
-  const hours = hoursOf(lifetime);
-  const renewHours = hoursOf(renewBefore);
-  if (hours !== undefined && renewHours !== undefined && renewHours >= hours) {
-    problems.add(
-      `${field}.renewBefore`,
-      `${show(renewBefore)} is not shorter than ${field}.duration ${show(lifetime)};` +
-        ' cert-manager would renew the certificates as soon as they are issued',
-    );
-  }
   const most = options.issuer ? options.issuer.maxDuration : CA_DURATION;
-  const maxHours = most === undefined ? undefined : hoursOf(most);
-  if (hours !== undefined && maxHours !== undefined && hours > maxHours) {
-    const whose = options.issuer
-      ? `issuer ${show(options.issuer.name)} grants (${show(most)}); ask for at most ${most} or` +
-        ` raise the limit (${field}.issuer.maxDuration)`
-      : `the internal CA lives (${show(most)}); a certificate cannot outlive its CA, so ask` +
-        ` for at most ${most}`;
-    problems.add(`${field}.duration`, `${show(lifetime)} exceeds the longest lifetime ${whose}`);
-  }
+  const whose = options.issuer
+    ? `issuer ${show(options.issuer.name)} grants (${show(most)}); ask for at most ${most} or` +
+      ` raise the limit (${field}.issuer.maxDuration)`
+    : `the internal CA lives (${show(most)}); a certificate cannot outlive its CA, so ask` +
+      ` for at most ${most}`;
+  checkLifetime(problems, field, {
+    duration: lifetime,
+    renewBefore: renewBeforeOf({ duration: lifetime, renewBefore: options.renewBefore }),
+    renewed: 'the certificates as soon as they are issued',
+    limit: most === undefined ? undefined : { most, whose },
+  });
 }
 
 /**

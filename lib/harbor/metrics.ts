@@ -2,7 +2,7 @@ import { ApiObject, Chart } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { ComponentResources, checkResources } from './resources';
-import { Check, label } from '../private/checks';
+import { Check, label, labelKey, labelValue } from '../private/checks';
 import { componentLabels, selectorLabels } from '../private/labels';
 import { Problems, show } from '../private/validation';
 
@@ -94,29 +94,6 @@ export function checkMetrics(
     problems.value(`${field}.serviceMonitor.labels.${key}`, value, labelValue);
   }
 }
-
-const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
-
-/** A label key: an optional DNS subdomain prefix and `/`, then a name of at most 63 characters. */
-const labelKey: Check<string> = (key) => {
-  const slash = key.lastIndexOf('/');
-  const prefix = slash >= 0 ? key.slice(0, slash) : undefined;
-  const name = key.slice(slash + 1);
-  const goodPrefix =
-    prefix === undefined ||
-    (prefix.length <= 253 &&
-      prefix.split('.').every((part) => /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(part)));
-  return goodPrefix && LABEL_NAME.test(name)
-    ? undefined
-    : "is not a label key; use letters, digits, '-', '_' and '.' (at most 63), optionally" +
-        ' after a DNS prefix and "/", like example.test/team';
-};
-
-const labelValue: Check<string> = (value) =>
-  value === '' || LABEL_NAME.test(value)
-    ? undefined
-    : "is not a label value; use at most 63 letters, digits, '-', '_' and '.', starting and" +
-      ' ending with a letter or digit';
 
 /** A non-zero Prometheus duration, as the ServiceMonitor CRD accepts it. */
 const promDuration: Check<string> = (value) =>

@@ -5,7 +5,7 @@ import { Construct } from 'constructs';
 import { METRICS_PORT_NAME } from './metrics';
 import * as k8s from '../../imports/k8s';
 import { componentLabels, selectorLabels } from '../private/labels';
-import { label, port } from '../private/checks';
+import { label, labelKey, labelValue, port } from '../private/checks';
 import { Problems } from '../private/validation';
 
 /** Pods of another namespace, chosen by the namespace's name and the pods' labels. */
@@ -547,28 +547,4 @@ function ipv6Bits(address: string): bigint {
       ? front
       : [...front, ...Array(8 - front.length - back.length).fill('0'), ...back];
   return groups.reduce((sum, group) => (sum << 16n) + BigInt(parseInt(group, 16)), 0n);
-}
-
-const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
-
-/** A label key: an optional DNS-subdomain prefix and a name of at most 63 characters. */
-function labelKey(value: string): string | undefined {
-  const slash = value.lastIndexOf('/');
-  const prefix = slash >= 0 ? value.slice(0, slash) : undefined;
-  const name = value.slice(slash + 1);
-  const prefixOk =
-    prefix === undefined ||
-    (prefix.length <= 253 &&
-      prefix.split('.').every((part) => /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(part)));
-  return prefixOk && LABEL_NAME.test(name)
-    ? undefined
-    : 'is not a label key; use a name of letters, digits, "-", "_" and "." (at most 63),' +
-        ' optionally after a DNS prefix and "/"';
-}
-
-function labelValue(value: string): string | undefined {
-  return value === '' || LABEL_NAME.test(value)
-    ? undefined
-    : 'is not a label value; use at most 63 letters, digits, "-", "_" and ".", starting and' +
-        ' ending with a letter or digit';
 }

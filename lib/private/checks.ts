@@ -23,6 +23,29 @@ export const objectName: Check<string> = (value) =>
     : "is not a Kubernetes object name; use lowercase letters, digits, '-' and '.'," +
       ' each dot-separated part starting and ending with a letter or digit';
 
+const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+
+/** A label key: an optional DNS subdomain prefix and `/`, then a name of at most 63 characters. */
+export const labelKey: Check<string> = (key) => {
+  const slash = key.lastIndexOf('/');
+  const prefix = slash >= 0 ? key.slice(0, slash) : undefined;
+  const name = key.slice(slash + 1);
+  const goodPrefix =
+    prefix === undefined ||
+    (prefix.length <= 253 && prefix.split('.').every((part) => LABEL.test(part)));
+  return goodPrefix && LABEL_NAME.test(name)
+    ? undefined
+    : "is not a label key; use letters, digits, '-', '_' and '.' (at most 63), optionally" +
+        ' after a DNS prefix and "/", like example.test/team';
+};
+
+/** A label value: empty, or at most 63 characters. */
+export const labelValue: Check<string> = (value) =>
+  value === '' || LABEL_NAME.test(value)
+    ? undefined
+    : "is not a label value; use at most 63 letters, digits, '-', '_' and '.', starting and" +
+      ' ending with a letter or digit';
+
 /** Namespaces Kubernetes itself owns; Harbor must not be applied into, or prune, them. */
 const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
 

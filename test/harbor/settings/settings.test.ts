@@ -439,6 +439,22 @@ describe('Harbor with settings', () => {
   });
 });
 
+const MERGE_SCRIPT = path.join(ROOT, 'lib/harbor/scripts/merge-config-overwrite.py');
+
+/** Runs a copy of the merge script on `dir`/overwrite.json, writing `dir`/merged.json. */
+function runMerge(script: string, dir: string, env: Record<string, string>) {
+  return run('python3', [script], {
+    timeoutMs: 20_000,
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      OVERWRITE_BASE_FILE: path.join(dir, 'overwrite.json'),
+      OVERWRITE_OUTPUT_FILE: path.join(dir, 'merged.json'),
+      ...env,
+    },
+  });
+}
+
 describe('CONFIG_OVERWRITE_JSON delivery', () => {
   const environment = () =>
     synthHarbor(
@@ -529,16 +545,9 @@ describe('CONFIG_OVERWRITE_JSON delivery', () => {
     fs.writeFileSync(path.join(dir, 'merge.py'), data['merge-config-overwrite.py']);
     const secret = 'p@ss "word" $HOME \\ é';
 
-    const result = await run('python3', [path.join(dir, 'merge.py')], {
-      timeoutMs: 20_000,
-      env: {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        OVERWRITE_BASE_FILE: path.join(dir, 'overwrite.json'),
-        OVERWRITE_OUTPUT_FILE: path.join(dir, 'merged.json'),
-        OVERWRITE_SECRET_ENVS: envOf(init, 'OVERWRITE_SECRET_ENVS'),
-        OVERWRITE_OIDC_CLIENT_SECRET: secret,
-      },
+    const result = await runMerge(path.join(dir, 'merge.py'), dir, {
+      OVERWRITE_SECRET_ENVS: envOf(init, 'OVERWRITE_SECRET_ENVS'),
+      OVERWRITE_OIDC_CLIENT_SECRET: secret,
     });
 
     expect(result.code).toBe(0);
@@ -555,20 +564,9 @@ describe('CONFIG_OVERWRITE_JSON delivery', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'overwrite-'));
     fs.writeFileSync(path.join(dir, 'overwrite.json'), '{"auth_mode": "oidc_auth"}');
 
-    const result = await run(
-      'python3',
-      [path.join(ROOT, 'lib/harbor/scripts/merge-config-overwrite.py')],
-      {
-        timeoutMs: 20_000,
-        env: {
-          PATH: process.env.PATH,
-          HOME: process.env.HOME,
-          OVERWRITE_BASE_FILE: path.join(dir, 'overwrite.json'),
-          OVERWRITE_OUTPUT_FILE: path.join(dir, 'merged.json'),
-          OVERWRITE_SECRET_ENVS: '{"oidc_client_secret": "OVERWRITE_OIDC_CLIENT_SECRET"}',
-        },
-      },
-    );
+    const result = await runMerge(MERGE_SCRIPT, dir, {
+      OVERWRITE_SECRET_ENVS: '{"oidc_client_secret": "OVERWRITE_OIDC_CLIENT_SECRET"}',
+    });
 
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/missing from the environment: OVERWRITE_OIDC_CLIENT_SECRET/);
