@@ -49,7 +49,14 @@ BOOLEAN_METADATA = ('public', 'auto_scan', 'auto_sbom_generation', 'enable_conte
                     'enable_content_trust_cosign', 'prevent_vul', 'reuse_sys_cve_allowlist')
 DOCKERCONFIG = 'kubernetes.io/dockerconfigjson'
 MANAGED_BY = {'app.kubernetes.io/managed-by': 'harbor-reconcile-settings'}
-CONFIG_KEY = re.compile(r'^[-._a-zA-Z0-9]+$')
+SEVERITIES = ('none', 'low', 'medium', 'high', 'critical')
+CONFIG_KEY = re.compile(r'[-._a-zA-Z0-9]+')
+# what Kubernetes takes as a namespace (DNS-1123 label) and as a Secret name (subdomain)
+DNS_LABEL = re.compile(r'[a-z0-9]([-a-z0-9]*[a-z0-9])?')
+DNS_SUBDOMAIN = re.compile(r'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')
+# JSON numbers every reader keeps exactly, and Harbor's int32 fields
+MAX_SAFE = 2 ** 53 - 1
+MAX_INT32 = 2 ** 31 - 1
 
 
 def retry_base() -> float:
@@ -98,6 +105,20 @@ class Checker:
         if isinstance(value, bool) or not isinstance(value, int):
             self.fail(where, 'must be an integer', value)
 
+    def bounded(self, value, where, low, high, what, special=None):
+        """An integer from low to high, or `special` (such as -1 for unlimited)."""
+        self.integer(value, where)
+        if (isinstance(value, int) and not isinstance(value, bool) and value != special
+                and not low <= value <= high):
+            self.fail(where, 'must be ' + what, value)
+
+    def dns_name(self, value, where, pattern, limit, what):
+        # these names go into Kubernetes API paths: nothing but what the API server takes
+        self.string(value, where, nonempty=True)
+        if isinstance(value, str) and value and (len(value) > limit
+                                                 or not pattern.fullmatch(value)):
+            self.fail(where, 'must be %s of at most %d characters' % (what, limit), value)
+
     def one_of(self, value, where, allowed):
         if value not in allowed:
             self.fail(where, 'must be one of ' + ', '.join(map(str, allowed)), value)
@@ -112,6 +133,8 @@ class Checker:
         seen = set()
         for i, item in enumerate(items):
             name = item.get('name') if isinstance(item, dict) else None
+            if not isinstance(name, str):
+                continue  # reported by the name's own check
             if name in seen:
                 self.fail('%s[%d].name' % (where, i), 'is declared twice', name)
             seen.add(name)
@@ -127,7 +150,27 @@ class Checker:
         if self.obj(value, where, ('items', 'expiresAt')):
             for i, cve in enumerate(self.listing(value['items'], where + '.items')):
                 self.string(cve, '%s.items[%d]' % (where, i), nonempty=True)
-            self.integer(value['expiresAt'], where + '.expiresAt', nullable=True)
+            if value['expiresAt'] is not None:
+                self.bounded(value['expiresAt'], where + '.expiresAt', 0, MAX_SAFE,
+                             'Unix seconds from 0 to %d, or null for never' % MAX_SAFE)
+
+    def selector(self, value, where, decorations):
+        """A retention tag or repository selector; True when it is an object."""
+        if not self.obj(value, where, ('kind', 'decoration', 'pattern')):
+            return False
+        self.one_of(value['kind'], where + '.kind', ['doublestar'])
+        self.one_of(value['decoration'], where + '.decoration', decorations)
+        self.string(value['pattern'], where + '.pattern', nonempty=True)
+        return True
+
+    def extras(self, value, where):
+        # Harbor reads it as a JSON object, such as {"untagged": true}
+        try:
+            parsed = json.loads(value) if isinstance(value, str) else None
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            self.fail(where, 'must be a string holding a JSON object', value)
 
 
 def check_document(doc) -> list:
@@ -184,7 +227,8 @@ def check_document(doc) -> list:
             c.env(cred['accessKeyEnv'], w + '.credential.accessKeyEnv')
             c.env(cred['accessSecretEnv'], w + '.credential.accessSecretEnv')
     c.unique(registries, 'registries')
-    registry_names = {r.get('name') for r in registries if isinstance(r, dict)}
+    registry_names = {r.get('name') for r in registries
+                      if isinstance(r, dict) and isinstance(r.get('name'), str)}
 
     projects = c.listing(doc['projects'], 'projects')
     for i, p in enumerate(projects):
@@ -193,14 +237,18 @@ def check_document(doc) -> list:
                             'retention')):
             continue
         c.string(p['name'], w + '.name', nonempty=True)
-        if isinstance(p['metadata'], dict):
+        # every key, always: a key left out would leave Harbor's value as it happens to be
+        if c.obj(p['metadata'], w + '.metadata', BOOLEAN_METADATA + ('severity',)):
             for key, value in p['metadata'].items():
-                c.string(value, '%s.metadata.%s' % (w, key))
-        else:
-            c.fail(w + '.metadata', 'must be an object of strings', p['metadata'])
-        c.integer(p['storageLimit'], w + '.storageLimit')
-        if isinstance(p['storageLimit'], int) and p['storageLimit'] < -1:
-            c.fail(w + '.storageLimit', 'must be -1 (unlimited) or more', p['storageLimit'])
+                mw = '%s.metadata.%s' % (w, key)
+                if key == 'severity':
+                    c.one_of(value, mw, SEVERITIES)
+                elif key not in BOOLEAN_METADATA:
+                    c.fail(mw, 'is not a project metadata key the settings document has', value)
+                elif value not in ('true', 'false'):
+                    c.fail(mw, 'must be the string "true" or "false"', value)
+        c.bounded(p['storageLimit'], w + '.storageLimit', 1, MAX_SAFE,
+                  '-1 (unlimited) or bytes from 1 to %d' % MAX_SAFE, special=-1)
         c.allowlist(p['cveAllowlist'], w + '.cveAllowlist')
         c.string(p['scanner'], w + '.scanner', nonempty=True, nullable=True)
         retention = p['retention']
@@ -213,13 +261,30 @@ def check_document(doc) -> list:
                 if c.obj(rule, rw, ('disabled', 'action', 'template', 'params',
                                     'tag_selectors', 'scope_selectors')):
                     c.boolean(rule['disabled'], rw + '.disabled')
+                    c.one_of(rule['action'], rw + '.action', ['retain'])
                     c.string(rule['template'], rw + '.template', nonempty=True)
-                    if not isinstance(rule['params'], dict):
+                    if isinstance(rule['params'], dict):
+                        for key, value in rule['params'].items():
+                            c.bounded(value, '%s.params.%s' % (rw, key), 1, MAX_SAFE,
+                                      'a whole number from 1 to %d' % MAX_SAFE)
+                    else:
                         c.fail(rw + '.params', 'must be an object', rule['params'])
-                    c.listing(rule['tag_selectors'], rw + '.tag_selectors')
-                    if not isinstance(rule['scope_selectors'], dict):
-                        c.fail(rw + '.scope_selectors', 'must be an object',
-                               rule['scope_selectors'])
+                    for k, sel in enumerate(c.listing(rule['tag_selectors'],
+                                                      rw + '.tag_selectors')):
+                        sw = '%s.tag_selectors[%d]' % (rw, k)
+                        if c.selector(sel, sw, ['matches', 'excludes']) and 'extras' in sel:
+                            c.extras(sel['extras'], sw + '.extras')
+                    scopes = rule['scope_selectors']
+                    if c.obj(scopes, rw + '.scope_selectors', ('repository',)):
+                        for key in scopes:
+                            if key != 'repository':
+                                c.fail('%s.scope_selectors.%s' % (rw, key),
+                                       'is not a scope; Harbor selects by repository only',
+                                       scopes[key])
+                        for k, sel in enumerate(c.listing(
+                                scopes['repository'], rw + '.scope_selectors.repository')):
+                            c.selector(sel, '%s.scope_selectors.repository[%d]' % (rw, k),
+                                       ['repoMatches', 'repoExcludes'])
     c.unique(projects, 'projects')
 
     robots = c.listing(doc['robots'], 'robots')
@@ -231,10 +296,8 @@ def check_document(doc) -> list:
         c.string(r['name'], w + '.name', nonempty=True)
         c.one_of(r['level'], w + '.level', ['system', 'project'])
         c.string(r['description'], w + '.description')
-        c.integer(r['duration'], w + '.duration')
-        if isinstance(r['duration'], int) and (r['duration'] == 0 or r['duration'] < -1):
-            c.fail(w + '.duration', 'must be -1 (never expires) or a number of days',
-                   r['duration'])
+        c.bounded(r['duration'], w + '.duration', 1, MAX_INT32,
+                  '-1 (never expires) or days from 1 to %d' % MAX_INT32, special=-1)
         c.boolean(r['disable'], w + '.disable')
         permissions = c.listing(r['permissions'], w + '.permissions')
         if not permissions:
@@ -256,10 +319,14 @@ def check_document(doc) -> list:
                        'kind project, on one named project', permissions)
         secret = r['secret']
         if c.obj(secret, w + '.secret', ('name', 'namespaces', 'registry')):
-            c.string(secret['name'], w + '.secret.name', nonempty=True)
+            c.dns_name(secret['name'], w + '.secret.name', DNS_SUBDOMAIN, 253,
+                       'a Secret name (lowercase letters, digits, "-" and ".", a letter or '
+                       'digit at each end of every dot-separated part)')
             c.string(secret['registry'], w + '.secret.registry', nonempty=True)
             for j, ns in enumerate(c.listing(secret['namespaces'], w + '.secret.namespaces')):
-                c.string(ns, '%s.secret.namespaces[%d]' % (w, j), nonempty=True)
+                c.dns_name(ns, '%s.secret.namespaces[%d]' % (w, j), DNS_LABEL, 63,
+                           'a namespace name (lowercase letters, digits and "-", a letter or '
+                           'digit at each end)')
             if isinstance(secret['namespaces'], list) and not secret['namespaces']:
                 c.fail(w + '.secret.namespaces', 'must name at least one namespace', [])
     c.unique(robots, 'robots')
@@ -275,18 +342,23 @@ def check_document(doc) -> list:
         c.string(p['name'], w + '.name', nonempty=True)
         c.string(p['description'], w + '.description')
         for key in ('srcRegistry', 'destRegistry'):
-            if p[key] is not None and p[key] not in registry_names:
+            c.string(p[key], '%s.%s' % (w, key), nonempty=True, nullable=True)
+            if isinstance(p[key], str) and p[key] and p[key] not in registry_names:
                 c.fail('%s.%s' % (w, key), 'must name a registry of registries', p[key])
         if (p['srcRegistry'] is None) == (p['destRegistry'] is None):
             c.fail(w, 'exactly one of srcRegistry and destRegistry names a registry',
                    [p['srcRegistry'], p['destRegistry']])
         c.string(p['destNamespace'], w + '.destNamespace')
-        c.integer(p['destNamespaceReplaceCount'], w + '.destNamespaceReplaceCount')
+        c.bounded(p['destNamespaceReplaceCount'], w + '.destNamespaceReplaceCount', -1, 127,
+                  '-1 (keep the source path) or path parts to replace from 0 to 127')
         for j, f in enumerate(c.listing(p['filters'], w + '.filters')):
             if c.obj(f, '%s.filters[%d]' % (w, j), ('type', 'value')):
                 c.one_of(f['type'], '%s.filters[%d].type' % (w, j),
                          ['name', 'tag', 'label', 'resource'])
                 c.string(f['value'], '%s.filters[%d].value' % (w, j))
+                if 'decoration' in f:
+                    c.one_of(f['decoration'], '%s.filters[%d].decoration' % (w, j),
+                             ['matches', 'excludes'])
         if c.obj(p['trigger'], w + '.trigger', ('type', 'cron')):
             c.one_of(p['trigger']['type'], w + '.trigger.type',
                      ['manual', 'scheduled', 'event_based'])
@@ -295,7 +367,8 @@ def check_document(doc) -> list:
                 c.fail(w + '.trigger.cron', 'is required for a scheduled trigger', None)
         for key in ('override', 'enabled', 'replicateDeletion', 'copyByChunk'):
             c.boolean(p[key], '%s.%s' % (w, key))
-        c.integer(p['speed'], w + '.speed')
+        c.bounded(p['speed'], w + '.speed', -1, MAX_INT32,
+                  'KB/s from -1 to %d (0 or less is unlimited)' % MAX_INT32)
     c.unique(policies, 'replicationPolicies')
 
     schedule = doc['scanAllSchedule']
@@ -310,6 +383,9 @@ def check_document(doc) -> list:
         for key, value in doc['configurations'].items():
             if not isinstance(value, (str, int, float, bool)):
                 c.fail('configurations.' + key, 'must be a string, number or boolean', value)
+            elif not isinstance(value, (str, bool)) and abs(value) > MAX_SAFE:
+                c.fail('configurations.' + key, 'must be a number from -%d to %d'
+                       % (MAX_SAFE, MAX_SAFE), value)
     else:
         c.fail('configurations', 'must be an object', doc['configurations'])
     if isinstance(doc['secretConfigurations'], dict):
@@ -494,8 +570,8 @@ class Reconciler:
     # state ConfigMap -----------------------------------------------------------------------
 
     def state_path(self, name=None):
-        path = '/api/v1/namespaces/%s/configmaps' % urllib.parse.quote(self.namespace)
-        return path + ('/' + urllib.parse.quote(name) if name else '')
+        path = '/api/v1/namespaces/%s/configmaps' % urllib.parse.quote(self.namespace, safe='')
+        return path + ('/' + urllib.parse.quote(name, safe='') if name else '')
 
     def load_state(self):
         found = self.k8s.read(self.state_path(self.state_name),
@@ -507,7 +583,7 @@ class Reconciler:
     @staticmethod
     def state_key(kind, name) -> str:
         key = '%s.%s' % (kind, name)
-        if CONFIG_KEY.match(key) and len(key) <= 253:
+        if CONFIG_KEY.fullmatch(key) and len(key) <= 253:
             return key
         return '%s.x-%s' % (kind, hashlib.sha256(name.encode('utf-8')).hexdigest()[:32])
 
@@ -600,7 +676,7 @@ class Reconciler:
             if send_credential:
                 differs.append('access_credential')
             if differs:
-                path = '/scanners/%s' % urllib.parse.quote(found['uuid'])
+                path = '/scanners/%s' % urllib.parse.quote(found['uuid'], safe='')
                 if self.write('PUT', path, body, 'updating scanner %s' % name) is None:
                     raise Failed('scanner %s is not as declared' % name)
                 self.report_update('scanner', name, found, differs)
@@ -609,7 +685,7 @@ class Reconciler:
         elif not credential:
             self.remember(key)
         if s['default'] and not found.get('is_default'):
-            path = '/scanners/%s' % urllib.parse.quote(found['uuid'])
+            path = '/scanners/%s' % urllib.parse.quote(found['uuid'], safe='')
             if self.write('PATCH', path, {'is_default': True},
                           'making scanner %s the default' % name) is not None:
                 self.changed('updated scanner %s: is_default' % name)
@@ -821,8 +897,8 @@ class Reconciler:
                 self.failed('creating the retention policy of project %s: HTTP %d: %s'
                             % (name, status, why(answer)))
                 return
-        policy = self.harbor.read('%s/retentions/%s' % (API, retention_id),
-                                  'the retention policy of project %s' % name)
+        path = '/retentions/%s' % urllib.parse.quote(str(retention_id), safe='')
+        policy = self.harbor.read(API + path, 'the retention policy of project %s' % name)
         have_cron = ((policy.get('trigger') or {}).get('settings') or {}).get('cron') or ''
         differs = []
         if policy.get('algorithm') != declared['algorithm']:
@@ -834,7 +910,7 @@ class Reconciler:
         if not differs:
             return
         body['id'] = int(retention_id)
-        if self.write('PUT', '/retentions/%s' % retention_id, body,
+        if self.write('PUT', path, body,
                       'updating the retention policy of project %s' % name) is not None:
             self.changed('updated retention policy of project %s: %s' % (name, ', '.join(differs)))
 
@@ -918,8 +994,8 @@ class Reconciler:
         self.pull_secrets(r, full, found['id'], secret)
 
     def secret_path(self, namespace, name=None):
-        path = '/api/v1/namespaces/%s/secrets' % urllib.parse.quote(namespace)
-        return path + ('/' + urllib.parse.quote(name) if name else '')
+        path = '/api/v1/namespaces/%s/secrets' % urllib.parse.quote(namespace, safe='')
+        return path + ('/' + urllib.parse.quote(name, safe='') if name else '')
 
     def pull_secrets(self, r, full, robot_id, secret):
         spec = r['secret']
@@ -1160,7 +1236,7 @@ class Reconciler:
             for obj in found:
                 if obj.get('name') in declared[kind] or not self.owned(obj):
                     continue
-                target = '%s/%s' % (path, urllib.parse.quote(str(obj[key])))
+                target = '%s/%s' % (path, urllib.parse.quote(str(obj[key]), safe=''))
                 if self.write('DELETE', target, None,
                               'deleting %s %s' % (kind, obj['name'])) is not None:
                     self.changed('deleted %s %s' % (kind, obj['name']))
@@ -1246,6 +1322,10 @@ def holds(secret, wanted) -> bool:
 
 # -------------------------------------------------------------------------------------------
 
+def not_json(constant):
+    raise ValueError('%s is not a JSON number' % constant)
+
+
 def main() -> int:
     required = ('SETTINGS_FILE', 'HARBOR_URL', 'HARBOR_USERNAME', 'HARBOR_PASSWORD',
                 'NAMESPACE', 'STATE_CONFIGMAP')
@@ -1256,7 +1336,7 @@ def main() -> int:
         return 2
     try:
         with open(os.environ['SETTINGS_FILE'], encoding='utf-8') as f:
-            doc = json.load(f)
+            doc = json.load(f, parse_constant=not_json)
     except (OSError, ValueError) as err:
         print('reconcile-settings: SETTINGS_FILE %s cannot be read as JSON: %s'
               % (os.environ['SETTINGS_FILE'], err), file=sys.stderr)

@@ -874,12 +874,265 @@ test('a malformed document exits 2 naming every problem, and sends no request', 
 
   expect(result.code).toBe(2);
   expect(result.stderr).toContain(
-    'projects[0].storageLimit: must be -1 (unlimited) or more (got -5)',
+    'projects[0].storageLimit: must be -1 (unlimited) or bytes from 1 to 9007199254740991 (got -5)',
   );
   expect(result.stderr).toContain('robots[0].level: must be one of system, project (got "team")');
   expect(result.stderr).toContain(
     'replicationPolicies[0].destRegistry: must name a registry of registries (got "nowhere")',
   );
+  expect(harbor.requests).toEqual([]);
+  expect(k8s.requests).toEqual([]);
+});
+
+/** Stands for 10^30 in a document: an integer JSON.stringify cannot write. */
+const HUGE = '<10^30>';
+const TEN_TO_30 = '1' + '0'.repeat(30);
+const RULE = 'projects[0].retention.rules[0]';
+
+/** Malformed documents that once crashed the script or reached Harbor: what, how, the report. */
+const MALFORMED: [string, (d: any) => void, string][] = [
+  [
+    'a project name that is a list',
+    (d) => (d.projects[0].name = ['apps']),
+    'projects[0].name: must be a non-empty string (got ["apps"])',
+  ],
+  [
+    'a robot name that is an object',
+    (d) => (d.robots[0].name = { ci: true }),
+    'robots[0].name: must be a non-empty string (got {"ci": true})',
+  ],
+  [
+    'a registry name that is a list',
+    (d) => (d.registries[1].name = ['hub']),
+    'registries[1].name: must be a non-empty string (got ["hub"])',
+  ],
+  [
+    'a replication policy name that is a list',
+    (d) => (d.replicationPolicies[0].name = ['push-dr']),
+    'replicationPolicies[0].name: must be a non-empty string (got ["push-dr"])',
+  ],
+  [
+    'a scanner name that is an object',
+    (d) => (d.scanners[0].name = {}),
+    'scanners[0].name: must be a non-empty string (got {})',
+  ],
+  [
+    'a destRegistry that is a list',
+    (d) => (d.replicationPolicies[0].destRegistry = ['dr']),
+    'replicationPolicies[0].destRegistry: must be a non-empty string (got ["dr"])',
+  ],
+  [
+    'a srcRegistry that is an object',
+    (d) => (d.replicationPolicies[1].srcRegistry = { name: 'hub' }),
+    'replicationPolicies[1].srcRegistry: must be a non-empty string (got {"name": "hub"})',
+  ],
+  [
+    'a retention action other than retain',
+    (d) => (d.projects[0].retention.rules[0].action = 'delete'),
+    `${RULE}.action: must be one of retain (got "delete")`,
+  ],
+  [
+    'a retention rule without its action',
+    (d) => delete d.projects[0].retention.rules[0].action,
+    `${RULE}: missing action`,
+  ],
+  [
+    'a retention param that is a string',
+    (d) => (d.projects[0].retention.rules[0].params.latestPushedK = '10'),
+    `${RULE}.params.latestPushedK: must be an integer (got "10")`,
+  ],
+  [
+    'a retention param of 10^30',
+    (d) => (d.projects[0].retention.rules[0].params.latestPushedK = HUGE),
+    `${RULE}.params.latestPushedK: must be a whole number from 1 to 9007199254740991 ` +
+      `(got ${TEN_TO_30})`,
+  ],
+  [
+    'a tag selector of another kind',
+    (d) => (d.projects[0].retention.rules[0].tag_selectors[0].kind = 'regexp'),
+    `${RULE}.tag_selectors[0].kind: must be one of doublestar (got "regexp")`,
+  ],
+  [
+    'a tag selector without its decoration',
+    (d) => delete d.projects[0].retention.rules[0].tag_selectors[0].decoration,
+    `${RULE}.tag_selectors[0]: missing decoration`,
+  ],
+  [
+    'a tag selector with a repository decoration',
+    (d) => (d.projects[0].retention.rules[0].tag_selectors[0].decoration = 'repoMatches'),
+    `${RULE}.tag_selectors[0].decoration: must be one of matches, excludes (got "repoMatches")`,
+  ],
+  [
+    'a tag selector pattern that is a number',
+    (d) => (d.projects[0].retention.rules[0].tag_selectors[0].pattern = 5),
+    `${RULE}.tag_selectors[0].pattern: must be a non-empty string (got 5)`,
+  ],
+  [
+    'tag selector extras that are an object, not its JSON',
+    (d) => (d.projects[0].retention.rules[0].tag_selectors[0].extras = { untagged: true }),
+    `${RULE}.tag_selectors[0].extras: must be a string holding a JSON object`,
+  ],
+  [
+    'a tag selector that is a string',
+    (d) => (d.projects[0].retention.rules[0].tag_selectors = ['**']),
+    `${RULE}.tag_selectors[0]: must be an object (got "**")`,
+  ],
+  [
+    'a repository selector without its pattern',
+    (d) => delete d.projects[0].retention.rules[0].scope_selectors.repository[0].pattern,
+    `${RULE}.scope_selectors.repository[0]: missing pattern`,
+  ],
+  [
+    'a repository selector with a tag decoration',
+    (d) => (d.projects[0].retention.rules[0].scope_selectors.repository[0].decoration = 'matches'),
+    `${RULE}.scope_selectors.repository[0].decoration: must be one of repoMatches, repoExcludes`,
+  ],
+  [
+    'repository selectors that are not a list',
+    (d) => (d.projects[0].retention.rules[0].scope_selectors.repository = '**'),
+    `${RULE}.scope_selectors.repository: must be a list (got "**")`,
+  ],
+  [
+    'scope selectors without repository',
+    (d) => (d.projects[0].retention.rules[0].scope_selectors = {}),
+    `${RULE}.scope_selectors: missing repository`,
+  ],
+  [
+    'a project without one of its metadata keys',
+    (d) => delete d.projects[1].metadata.auto_scan,
+    'projects[1].metadata: missing auto_scan',
+  ],
+  [
+    'a boolean metadata value that is a JSON boolean',
+    (d) => (d.projects[0].metadata.public = true),
+    'projects[0].metadata.public: must be the string "true" or "false" (got true)',
+  ],
+  [
+    'a severity Harbor does not know',
+    (d) => (d.projects[0].metadata.severity = 'severe'),
+    'projects[0].metadata.severity: must be one of none, low, medium, high, critical ' +
+      '(got "severe")',
+  ],
+  [
+    'a metadata key the document does not own',
+    (d) => (d.projects[0].metadata.retention_id = '7'),
+    'projects[0].metadata.retention_id: is not a project metadata key the settings document has',
+  ],
+  [
+    'a storage limit of 10^30',
+    (d) => (d.projects[0].storageLimit = HUGE),
+    'projects[0].storageLimit: must be -1 (unlimited) or bytes from 1 to 9007199254740991 ' +
+      `(got ${TEN_TO_30})`,
+  ],
+  [
+    'a storage limit of 0',
+    (d) => (d.projects[1].storageLimit = 0),
+    'projects[1].storageLimit: must be -1 (unlimited) or bytes from 1',
+  ],
+  [
+    'a robot duration of 10^30',
+    (d) => (d.robots[1].duration = HUGE),
+    `robots[1].duration: must be -1 (never expires) or days from 1 to 2147483647 (got ${TEN_TO_30})`,
+  ],
+  [
+    'a speed below -1',
+    (d) => (d.replicationPolicies[1].speed = -2),
+    'replicationPolicies[1].speed: must be KB/s from -1 to 2147483647 (0 or less is unlimited) ' +
+      '(got -2)',
+  ],
+  [
+    'a speed of 10^30',
+    (d) => (d.replicationPolicies[1].speed = HUGE),
+    'replicationPolicies[1].speed: must be KB/s from -1 to 2147483647',
+  ],
+  [
+    'a destNamespaceReplaceCount below -1',
+    (d) => (d.replicationPolicies[1].destNamespaceReplaceCount = -2),
+    'replicationPolicies[1].destNamespaceReplaceCount: must be -1 (keep the source path) or ' +
+      'path parts to replace from 0 to 127 (got -2)',
+  ],
+  [
+    'a destNamespaceReplaceCount of 10^30',
+    (d) => (d.replicationPolicies[1].destNamespaceReplaceCount = HUGE),
+    `replicationPolicies[1].destNamespaceReplaceCount: must be -1 (keep the source path) or ` +
+      `path parts to replace from 0 to 127 (got ${TEN_TO_30})`,
+  ],
+  [
+    'a replication filter decoration Harbor does not know',
+    (d) => (d.replicationPolicies[1].filters[0].decoration = 'maybe'),
+    'replicationPolicies[1].filters[0].decoration: must be one of matches, excludes',
+  ],
+  [
+    'a pull Secret namespace with a path in it',
+    (d) => (d.robots[0].secret.namespaces[1] = 'a/../b'),
+    'robots[0].secret.namespaces[1]: must be a namespace name (lowercase letters, digits and ' +
+      '"-", a letter or digit at each end) of at most 63 characters (got "a/../b")',
+  ],
+  [
+    'a pull Secret namespace in capitals',
+    (d) => (d.robots[0].secret.namespaces[0] = 'Apps'),
+    'robots[0].secret.namespaces[0]: must be a namespace name',
+  ],
+  [
+    'a pull Secret namespace of 64 characters',
+    (d) => (d.robots[1].secret.namespaces[0] = 'a'.repeat(64)),
+    'robots[1].secret.namespaces[0]: must be a namespace name',
+  ],
+  [
+    'a pull Secret name with a path in it',
+    (d) => (d.robots[0].secret.name = 'a/../b'),
+    'robots[0].secret.name: must be a Secret name (lowercase letters, digits, "-" and ".", a ' +
+      'letter or digit at each end of every dot-separated part) of at most 253 characters ' +
+      '(got "a/../b")',
+  ],
+  [
+    'a pull Secret name with a query in it',
+    (d) => (d.robots[1].secret.name = 'pull?dryRun=All'),
+    'robots[1].secret.name: must be a Secret name',
+  ],
+  [
+    'a pull Secret name of 254 characters',
+    (d) => (d.robots[1].secret.name = 'a'.repeat(254)),
+    'robots[1].secret.name: must be a Secret name',
+  ],
+  [
+    'an allowlist expiry of 10^30',
+    (d) => (d.systemCveAllowlist.expiresAt = HUGE),
+    'systemCveAllowlist.expiresAt: must be Unix seconds from 0 to 9007199254740991, or null ' +
+      `for never (got ${TEN_TO_30})`,
+  ],
+  [
+    'a configuration number of 10^30',
+    (d) => (d.configurations.robot_token_duration = HUGE),
+    'configurations.robot_token_duration: must be a number from -9007199254740991 to ' +
+      '9007199254740991',
+  ],
+];
+
+test.each(MALFORMED)(
+  'exits 2 naming the field, before any request: %s',
+  async (_, change, message) => {
+    const bad = settings() as any;
+    change(bad);
+
+    const document = JSON.stringify(bad).split(JSON.stringify(HUGE)).join(TEN_TO_30);
+    const result = await reconcile({ document });
+
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`reconcile-settings: settings document: ${message}`);
+    expect(result.stderr).not.toContain('Traceback');
+    expect(harbor.requests).toEqual([]);
+    expect(k8s.requests).toEqual([]);
+  },
+);
+
+test('a document with NaN exits 2 and sends no request', async () => {
+  const document = JSON.stringify(settings()).replace('"speed":0', '"speed":NaN');
+
+  const result = await reconcile({ document });
+
+  expect(result.code).toBe(2);
+  expect(result.stderr).toContain('cannot be read as JSON: NaN is not a JSON number');
   expect(harbor.requests).toEqual([]);
   expect(k8s.requests).toEqual([]);
 });
