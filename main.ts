@@ -32,8 +32,10 @@ function checkOutput(outdir: string, given: string): void {
   const problem = (text: string) => new ConfigurationError('output', [`--out: ${given} ${text}`]);
   if (!fs.existsSync(outdir)) {
     const parent = path.dirname(outdir);
-    if (!fs.existsSync(parent) || !fs.statSync(parent).isDirectory()) {
-      throw problem(`is in ${parent}, which is not a directory; create it first`);
+    if (!fs.existsSync(parent))
+      throw problem(`is in ${parent}, which does not exist; create it first`);
+    if (!fs.statSync(parent).isDirectory()) {
+      throw problem(`is in ${parent}, which is a file; name a directory`);
     }
     return;
   }

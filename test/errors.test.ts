@@ -1223,6 +1223,16 @@ const AREAS: Record<string, Row[]> = {
   ],
   networkPolicies: [
     row(
+      'networkPolicies.externalEgress',
+      'empty while settings name servers outside the cluster',
+      'list their addresses and ports',
+      {
+        ...policies({}),
+        settings: { registries: [{ name: 'dr', type: 'harbor', url: 'https://dr.example.test' }] },
+      },
+      line('networkPolicies.externalEgress', 'is empty, so core and jobservice cannot reach'),
+    ),
+    row(
       'networkPolicies.trivyEgress',
       'set without a scanner',
       'remove it or turn trivy on',
@@ -1422,7 +1432,7 @@ const AREAS: Record<string, Row[]> = {
       'a setting while enabled is false',
       'remove it or enable internal TLS',
       { internalTls: { enabled: false, duration: '720h' } },
-      line('internalTls.duration', 'unknown key'),
+      line('internalTls.duration', 'has no effect while enabled is false'),
     ),
   ],
   settings: [
@@ -1578,30 +1588,6 @@ const AREAS: Record<string, Row[]> = {
       line('settings.robots[0].duration', '0 is not a duration Harbor keeps'),
     ),
     row(
-      'settings.robots[i].pullSecret',
-      "another robot's Secret",
-      'give each robot its own pullSecret.name',
-      {
-        settings: {
-          robots: [
-            {
-              name: 'ci',
-              level: { project: 'apps' },
-              permissions: ['push'],
-              pullSecret: { name: 'pull' },
-            },
-            {
-              name: 'ci2',
-              level: { project: 'apps' },
-              permissions: ['pull'],
-              pullSecret: { name: 'pull' },
-            },
-          ],
-        },
-      },
-      line('settings.robots[1].pullSecret', "is also robots[0]'s Secret"),
-    ),
-    row(
       'settings.robots[i].pullSecret.namespaces[i]',
       'not a DNS label',
       'a namespace name',
@@ -1736,6 +1722,134 @@ const AREAS: Record<string, Row[]> = {
         },
       },
       line('settings.authentication.scope', "lacks 'openid'"),
+    ),
+    row(
+      'settings.robots[i].pullSecret.name',
+      'two robots write one Secret in one namespace',
+      'give each robot its own Secret',
+      {
+        settings: {
+          robots: [
+            { name: 'ci', level: { project: 'apps' }, permissions: ['push'] },
+            {
+              name: 'other',
+              level: { project: 'apps' },
+              permissions: ['pull'],
+              pullSecret: { name: 'harbor-robot-ci', namespaces: ['harbor'] },
+            },
+          ],
+        },
+      },
+      line('settings.robots[1].pullSecret.name', 'is written by settings.robots[0] too'),
+    ),
+    row(
+      'settings.robots[i].pullSecret.name',
+      "a name of Harbor's own objects",
+      'name it <instance>-robot-<name>, or without the prefix',
+      {
+        settings: {
+          robots: [
+            {
+              name: 'ci',
+              level: { project: 'apps' },
+              permissions: ['push'],
+              pullSecret: { name: 'harbor-admin-password' },
+            },
+          ],
+        },
+      },
+      line('settings.robots[0].pullSecret.name', "takes a name of Harbor's own objects"),
+    ),
+    row(
+      'settings.robots[i].pullSecret.name',
+      "made from the robot's name, not a Kubernetes object name",
+      'set pullSecret.name',
+      {
+        settings: {
+          robots: [{ name: 'b'.repeat(245), level: { project: 'apps' }, permissions: ['push'] }],
+        },
+      },
+      line('settings.robots[0].pullSecret.name', "made from the robot's name"),
+    ),
+    row(
+      'settings.robots[i].pullSecret.serviceAccounts[i]',
+      "the settings Job's own ServiceAccount",
+      'name the account the pulling pods run as',
+      {
+        settings: {
+          robots: [
+            {
+              name: 'ci',
+              level: { project: 'apps' },
+              permissions: ['push'],
+              pullSecret: { serviceAccounts: ['harbor-settings'] },
+            },
+          ],
+        },
+      },
+      line('settings.robots[0].pullSecret.serviceAccounts[0]', "is the settings Job's own"),
+    ),
+    row(
+      'settings.robots[i].pullSecret.namespaces[i]',
+      'a namespace of Kubernetes or of another part of the platform',
+      'list the namespaces of the pods that pull',
+      {
+        settings: {
+          robots: [
+            {
+              name: 'ci',
+              level: { project: 'apps' },
+              permissions: ['push'],
+              pullSecret: { namespaces: ['csi-nfs'] },
+            },
+          ],
+        },
+      },
+      line('settings.robots[0].pullSecret.namespaces[0]', `"csi-nfs" is the NFS driver's`),
+    ),
+    row(
+      'settings.projects[i].storageLimit',
+      'above 8192Ti',
+      'a smaller size, or unlimited',
+      { settings: { projects: [{ name: 'apps', storageLimit: '999999999Ti' }] } },
+      line('settings.projects[0].storageLimit', 'is above 8192Ti'),
+    ),
+    row(
+      'settings.projects[i].cveAllowlist.items[i]',
+      'listed twice',
+      'list each CVE once',
+      {
+        settings: {
+          projects: [{ name: 'apps', cveAllowlist: { items: ['CVE-2024-3094', 'CVE-2024-3094'] } }],
+        },
+      },
+      line('settings.projects[0].cveAllowlist.items[1]', 'is listed twice'),
+    ),
+    row(
+      'settings.registries[i].url',
+      'holds a user name or password',
+      'the URL alone; credentials in credential',
+      {
+        settings: {
+          registries: [{ name: 'dr', type: 'harbor', url: 'https://u:pw@dr.example.test' }],
+        },
+      },
+      line('settings.registries[0].url', 'holds a user name or password'),
+    ),
+    row(
+      'settings.authentication.url',
+      'not an LDAP URL, or with credentials or a bad port',
+      'ldaps://host[:port]; the bind DN in searchDn',
+      {
+        settings: {
+          authentication: {
+            type: 'ldap',
+            url: 'ldaps://ldap.example.test:99999',
+            baseDn: 'dc=example,dc=test',
+          },
+        },
+      },
+      line('settings.authentication.url', 'has port 99999'),
     ),
     row(
       'settings.robotTokenDuration',

@@ -70,7 +70,10 @@ describe('Pod Security', () => {
     'metrics, internal TLS, network policies, user settings through the environment': {
       metrics: { enabled: true },
       internalTls: { enabled: true },
-      networkPolicies: { enabled: true },
+      networkPolicies: {
+        enabled: true,
+        externalEgress: [{ cidrs: ['192.0.2.0/24'], ports: [443] }],
+      },
       settings: {
         userSettingsVia: 'environment',
         authentication: {

@@ -495,10 +495,19 @@ function describe(issue: z.core.$ZodIssue, input: unknown): string {
       const prefix = issue.path.length > 0 ? `${field}.` : '';
       const section = valueAt(input, issue.path);
       const type = isObject(section) && typeof section.type === 'string' ? section.type : undefined;
+      const off = isObject(section) && section.enabled === false;
+      const known = (key: string) => settingsOfSection(issue.path).has(key);
       const hint = type
-        ? `is not a setting of ${field} with type ${show(type)}; remove it or change the type`
-        : 'remove it or check its spelling against the README';
-      return issue.keys.map((key) => `${prefix}${key}: unknown key; ${hint}`).join('\n');
+        ? `unknown key; is not a setting of ${field} with type ${show(type)}; remove it or` +
+          ' change the type'
+        : off
+          ? `is a setting of ${field} that has no effect while enabled is false; remove it, or` +
+            ' set enabled to true'
+          : 'unknown key; remove it or check its spelling against the README';
+      const unknown = 'unknown key; remove it or check its spelling against the README';
+      return issue.keys
+        .map((key) => `${prefix}${key}: ${off && !known(key) ? unknown : hint}`)
+        .join('\n');
     }
     case 'invalid_union':
       if ('options' in issue && Array.isArray(issue.options)) {
@@ -531,6 +540,19 @@ function describe(issue: z.core.$ZodIssue, input: unknown): string {
     default:
       return `${field}: ${show(valueAt(input, issue.path))} ${lowerFirst(issue.message)}`;
   }
+}
+
+/** Every key any form of a top-level section takes, such as those of `enabled: true`. */
+function settingsOfSection(path: PropertyKey[]): Set<string> {
+  const keys = new Set<string>();
+  let schema: unknown =
+    path.length === 1 ? configSchema.shape[path[0] as keyof typeof configSchema.shape] : undefined;
+  if (schema instanceof z.ZodOptional) schema = schema.unwrap();
+  const forms = schema instanceof z.ZodDiscriminatedUnion ? schema.options : [];
+  for (const form of forms) {
+    if (form instanceof z.ZodObject) Object.keys(form.shape).forEach((key) => keys.add(key));
+  }
+  return keys;
 }
 
 const EXPECTED: Record<string, string> = {

@@ -5,7 +5,7 @@ import { AcmeSolver } from '../pki/acme-issuer';
 import { IssuerKind } from '../pki/issuer-ref';
 import { Problems, show } from '../private/validation';
 
-/** The class older configurations and the built-in profile name in `ingressClassName`. */
+/** ingress-nginx's class when a configuration names none. */
 const PROFILE_CLASS = 'nginx';
 
 /**
@@ -56,8 +56,7 @@ export function checkExposureConfig(
 
   const legacy = config.ingressClassName;
   const own = exposure.type === 'gatewayApi' ? undefined : exposure.className;
-  // the profile's class is the default, not a choice: it yields to any exposure
-  if (legacy !== undefined && legacy !== PROFILE_CLASS) {
+  if (legacy !== undefined) {
     problems.check(
       exposure.type === 'nginx' && (own === undefined || own === legacy),
       'ingressClassName',

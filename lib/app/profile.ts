@@ -20,7 +20,6 @@ export const DEFAULT_CONFIG = {
   },
   // trust-manager publishes the root to Harbor and to every node's container runtime
   trust: { trustNamespace: 'cert-manager', nodes: {} },
-  ingressClassName: 'nginx',
   registryStorage: { storageClassName: 'nfs-csi', size: '50Gi', accessMode: 'ReadWriteMany' },
   nfs: {
     type: 'csiDriverNfs',

@@ -19,6 +19,7 @@ import { HarborNetworkPolicies, HarborNetworkPolicyOptions } from '../harbor/net
 import { HarborRedis } from '../harbor/redis';
 import { TrivySeverity } from '../harbor/trivy';
 import { IssuerKind } from '../pki/issuer-ref';
+import { certManagerInstall } from '../pki/issuer-ref';
 import { SelfSignedCa } from '../pki/self-signed-ca';
 import { VaultPkiSetup } from '../pki/vault-pki-setup';
 import { PkiResult, buildPki } from './pki';
@@ -326,11 +327,48 @@ function nfsClasses(config: HarborConfig, storage?: SharedStorage): string[] {
   return [...(storage ? [storage.storageClassName] : []), ...config.nfsStorageClasses];
 }
 
+/**
+ * Robots' pull Secrets go to the namespaces of the pods that pull, never to one that belongs to
+ * Kubernetes or to another part of this platform, whose objects another Application owns.
+ */
+function checkPullSecretNamespaces(config: HarborConfig, problems: Problems): void {
+  const install = certManagerInstall(config.certManager);
+  const owners = new Map<string, string>([
+    ['kube-system', 'a namespace Kubernetes owns'],
+    ['kube-public', 'a namespace Kubernetes owns'],
+    ['kube-node-lease', 'a namespace Kubernetes owns'],
+    [install.namespace, "cert-manager's namespace"],
+    [install.clusterResourceNamespace, "cert-manager's cluster resource namespace"],
+    [config.trust?.trustNamespace ?? 'cert-manager', "trust-manager's trust namespace"],
+  ]);
+  if ('namespace' in config.nfs) owners.set(config.nfs.namespace, "the NFS driver's namespace");
+  if (config.tls.type === 'vault' && config.tls.inClusterServer) {
+    owners.set(config.tls.inClusterServer.namespace ?? 'vault', "the Vault server's namespace");
+  }
+  if (config.trust?.nodes) {
+    owners.set(
+      config.trust.nodes.namespace ?? `${config.instance}-node-trust`,
+      'the node trust namespace',
+    );
+  }
+  (config.settings?.robots ?? []).forEach((robot, i) => {
+    (robot.pullSecret?.namespaces ?? []).forEach((namespace, j) => {
+      const owner = owners.get(namespace);
+      problems.check(
+        owner === undefined,
+        `settings.robots[${i}].pullSecret.namespaces[${j}]`,
+        `${show(namespace)} is ${owner}; list the namespaces of the pods that pull`,
+      );
+    });
+  });
+}
+
 /** The NetworkPolicy options, when the configuration turns them on. */
 function networkPolicyOptions(config: HarborConfig): HarborNetworkPolicyOptions | undefined {
   if (!config.networkPolicies?.enabled) return undefined;
   const { enabled: _enabled, ...options } = config.networkPolicies;
-  return options;
+  const tls = config.tls;
+  return { ...options, acmeHttp01Solvers: tls.type === 'acme' && tls.dns01 === undefined };
 }
 
 /**
@@ -458,12 +496,19 @@ export function buildStack(config: HarborConfig, outdir: string, source = 'confi
   problems.addAll(Harbor.check(harborProps(config, chain, storage)));
   checkExposureConfig(config, chain.tls, problems);
   if (config.argocd) problems.addAll(checkArgoCdSource(config.argocd));
+  checkPullSecretNamespaces(config, problems);
   problems.throwIfAny(`configuration in ${source}`);
 
   const chart = new Chart(app, 'harbor', { namespace, disableResourceNameHashes: true });
   chart.addDependency(pki!.charts[pki!.charts.length - 1] ?? base);
   for (const companion of pki!.companions) companion.addDependency(chart);
-  const harbor = new Harbor(chart, 'Harbor', harborProps(config, pki!, storage));
+  // what only the built objects show, such as two robots writing one Secret, is reported alike
+  const built = problems.capture(
+    '',
+    () => new Harbor(chart, 'Harbor', harborProps(config, pki!, storage)),
+  );
+  problems.throwIfAny(`configuration in ${source}`);
+  const harbor = built!;
   if (harbor.networkPolicies) allowVaultSetup(harbor.networkPolicies, pki!, namespace);
   const argocd = config.argocd
     ? deliverWithArgoCd(app, config, base, chart, storage, pki!)

@@ -554,8 +554,8 @@ function validate(props: HarborProps, problems: Problems): void {
     problems.add(
       'internalTls.enabled',
       'true cannot be combined with exposure gatewayApi: an HTTPRoute to an HTTPS backend' +
-        ' needs a BackendTLSPolicy, which is not a stable Gateway API here; use ingressNginx' +
-        ' or traefik, or leave internalTls off',
+        ' needs a BackendTLSPolicy, which is not a stable Gateway API here; expose Harbor' +
+        ' through ingress-nginx or Traefik (exposure.type nginx or traefik), or leave internalTls off',
     );
   }
   checkRef(problems, 'caBundle', props.caBundle);
@@ -662,6 +662,9 @@ function validate(props: HarborProps, problems: Problems): void {
   if (props.settings) {
     checkSettings(problems, 'settings', props.settings);
   }
+  if (props.networkPolicies && props.settings) {
+    checkSettingsEgress(problems, props.networkPolicies, props.settings);
+  }
 
   const existing = props.existingSecrets ?? {};
   for (const key of SECRET_REFS) checkRef(problems, `existingSecrets.${key}`, existing[key]);
@@ -687,6 +690,37 @@ const SECRET_REFS = [
 ] as const;
 
 const notEmpty = (value: string) => (value.length > 0 ? undefined : 'is empty');
+
+/**
+ * Servers the settings make core or jobservice call outside the cluster, which the network
+ * policies would cut off without an egress rule: a failure only at login or replication time.
+ */
+function checkSettingsEgress(
+  problems: Problems,
+  policies: HarborNetworkPolicyOptions,
+  settings: HarborSettingsOptions,
+): void {
+  if ((policies.externalEgress ?? []).length > 0) return;
+  const outside = [
+    ...(settings.registries ?? []).map((r, i) => `settings.registries[${i}] (${r.url})`),
+    ...(settings.scanners ?? []).map((s, i) => `settings.scanners[${i}] (${s.url})`),
+    ...(settings.authentication?.oidcOptions
+      ? [`settings.authentication (${settings.authentication.oidcOptions.endpoint})`]
+      : []),
+    ...(settings.authentication?.ldapOptions
+      ? [`settings.authentication (${settings.authentication.ldapOptions.url})`]
+      : []),
+    ...(settings.auditLog?.forwardEndpoint
+      ? [`settings.auditLog.forwardEndpoint (${settings.auditLog.forwardEndpoint})`]
+      : []),
+  ];
+  if (outside.length === 0) return;
+  problems.add(
+    'networkPolicies.externalEgress',
+    `is empty, so core and jobservice cannot reach ${outside.join(', ')}; list the addresses` +
+      ' and ports of those servers (0.0.0.0/0 for any address)',
+  );
+}
 
 const HA_REPLICAS = { core: 2, portal: 2, registry: 2, jobservice: 2 } as const;
 

@@ -95,6 +95,13 @@ export interface HarborNetworkPolicyOptions {
    * @default - every pod of the namespace `monitoring`
    */
   readonly metricsScrapers?: PodPeer;
+
+  /**
+   * Let the ingress controller reach the solver pods cert-manager starts in this namespace for
+   * an ACME HTTP-01 challenge, when Harbor's certificate comes from such an issuer.
+   * @default false
+   */
+  readonly acmeHttp01Solvers?: boolean;
 }
 
 export interface HarborNetworkPoliciesProps extends HarborNetworkPolicyOptions {
@@ -236,13 +243,15 @@ export class HarborNetworkPolicies extends Construct {
     }
 
     for (const name of ['core', 'portal']) this.call(ingress, name);
-    const solver = 'acme-http01-solver';
-    this.addWorkload(solver, { 'acme.cert-manager.io/http01-solver': 'true' }, undefined, false);
-    this.flows.push({
-      from: ingress,
-      to: { kind: 'workload', name: solver },
-      ports: () => [{ port: ACME_SOLVER_PORT, protocol: 'TCP' }],
-    });
+    if (props.acmeHttp01Solvers) {
+      const solver = 'acme-http01-solver';
+      this.addWorkload(solver, { 'acme.cert-manager.io/http01-solver': 'true' }, undefined, false);
+      this.flows.push({
+        from: ingress,
+        to: { kind: 'workload', name: solver },
+        ports: () => [{ port: ACME_SOLVER_PORT, protocol: 'TCP' }],
+      });
+    }
 
     this.calls('core', ['registry', 'jobservice', 'trivy', 'database', 'redis', 'portal']);
     this.calls('jobservice', ['core', 'registry', 'trivy', 'database', 'redis']);

@@ -159,7 +159,27 @@ export const httpUrl: Check<string> = (value) => {
   } catch {
     url = undefined;
   }
-  return url && /^https?:$/.test(url.protocol) && url.hostname !== '' && !/\s/.test(value)
-    ? undefined
-    : 'is not an http(s) URL; use e.g. "https://registry.example.test"';
+  if (!url || !/^https?:$/.test(url.protocol) || url.hostname === '' || /\s/.test(value)) {
+    return 'is not an http(s) URL; use e.g. "https://registry.example.test"';
+  }
+  // the URL is written into the output as it is: a password in it would be too
+  return url.username || url.password
+    ? 'holds a user name or password, which would land in the output; give the URL alone and' +
+        ' the credentials in their Secret reference'
+    : undefined;
+};
+
+/** An LDAP server address: `ldaps://host[:port]`, no credentials, no path. */
+export const ldapUrl: Check<string> = (value) => {
+  const match = /^ldaps?:\/\/([^\s/@:]+)(?::(\d+))?$/.exec(value);
+  if (value.includes('@')) {
+    return (
+      'holds a user name or password, which would land in the output; give the bind DN in' +
+      ' searchDn and its password in searchPassword'
+    );
+  }
+  if (!match) return 'is not an LDAP URL; use ldaps://host[:port]';
+  return match[2] !== undefined && port(Number(match[2]))
+    ? `has port ${match[2]}, which is not a TCP port; use 1 to 65535`
+    : undefined;
 };

@@ -73,6 +73,13 @@ describe('HarborNetworkPolicies', () => {
   test('allows exactly the documented flows', () => {
     const { stack, objects } = synthApp({
       metrics: { enabled: true },
+      // an HTTP-01 challenge brings cert-manager's solver pods into the namespace
+      tls: {
+        type: 'acme',
+        server: 'https://acme.example.test/directory',
+        email: 'ops@example.test',
+        http01: {},
+      },
       networkPolicies: {
         ...ON,
         kubernetesApi: { cidrs: [`${API_SERVER}/32`], ports: [6443] },
@@ -157,6 +164,44 @@ describe('HarborNetworkPolicies', () => {
         ].flatMap(DNS),
       ].sort(),
     );
+  });
+
+  test('opens nothing to ACME solvers unless an HTTP-01 challenge needs them', () => {
+    const names = (override: Record<string, unknown>) =>
+      ofKind(synthApp({ networkPolicies: ON, ...override }).objects, 'NetworkPolicy').map(
+        (p) => p.metadata.name,
+      );
+    const acme = { type: 'acme', server: 'https://acme.example.test/directory', email: 'a@b.c' };
+
+    expect(names({})).not.toContain('harbor-acme-http01-solver');
+    expect(names({ tls: { ...acme, http01: {} } })).toContain('harbor-acme-http01-solver');
+    expect(
+      names({ tls: { ...acme, dns01: { rfc2136: { nameserver: '192.0.2.53' } } } }),
+    ).not.toContain('harbor-acme-http01-solver');
+  });
+
+  test('refuses settings that call servers outside the cluster with no way out', () => {
+    expect(() =>
+      synthApp({
+        networkPolicies: ON,
+        settings: {
+          registries: [{ name: 'dr', type: 'harbor', url: 'https://dr.example.test' }],
+        },
+      }),
+    ).toThrow(
+      /networkPolicies\.externalEgress: is empty, so core and jobservice cannot reach settings\.registries\[0\] \(https:\/\/dr\.example\.test\)/,
+    );
+    expect(() =>
+      synthApp({
+        networkPolicies: {
+          ...ON,
+          externalEgress: [{ cidrs: ['203.0.113.0/24'], ports: [443] }],
+        },
+        settings: {
+          registries: [{ name: 'dr', type: 'harbor', url: 'https://dr.example.test' }],
+        },
+      }),
+    ).not.toThrow();
   });
 
   test('denies what Harbor never needs', () => {

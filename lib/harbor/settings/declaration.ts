@@ -12,7 +12,7 @@ import {
   ScheduleDocument,
   SettingsDocument,
 } from './document';
-import { dataKey, httpUrl, label, objectName } from '../../private/checks';
+import { dataKey, httpUrl, label, ldapUrl, objectName } from '../../private/checks';
 import { Problems, show } from '../../private/validation';
 import { SecretKeyRef } from '../common';
 import { REPLICATION_ADAPTERS } from '../core';
@@ -672,7 +672,6 @@ export function checkSettings(
 
   unique(problems, `${field}.robots`, d.robots);
   (d.robots ?? []).forEach((r, i) => checkRobot(problems, `${field}.robots[${i}]`, r, projects));
-  checkPullSecretNames(problems, `${field}.robots`, d.robots ?? []);
 
   unique(problems, `${field}.registries`, d.registries);
   (d.registries ?? []).forEach((r, i) => checkRegistry(problems, `${field}.registries[${i}]`, r));
@@ -791,11 +790,16 @@ function checkRetention(problems: Problems, field: string, r: RetentionPolicy): 
 }
 
 function checkAllowlist(problems: Problems, field: string, a: CveAllowlist): void {
-  (a.items ?? []).forEach((item, i) =>
+  (a.items ?? []).forEach((item, i) => {
     problems.value(`${field}.items[${i}]`, item, (v) =>
       CVE.test(v) ? undefined : 'is not a CVE id; use the form CVE-2024-3094',
-    ),
-  );
+    );
+    problems.check(
+      a.items.indexOf(item) === i,
+      `${field}.items[${i}]`,
+      `${show(item)} is listed twice, which Harbor refuses; list each CVE once`,
+    );
+  });
   problems.value(`${field}.expiresAt`, a.expiresAt, (v) =>
     unixSeconds(v) === undefined
       ? 'is not an ISO date; use "2026-12-31" or "2026-12-31T18:00:00Z"'
@@ -894,25 +898,6 @@ function checkPermissionScope(
 }
 
 /** Two robots' credentials must not overwrite each other's Secret. */
-function checkPullSecretNames(problems: Problems, field: string, robots: HarborRobot[]): void {
-  const seen = new Map<string, number>();
-  robots.forEach((r, i) => {
-    const name = r.pullSecret?.name ?? defaultSecretName('<instance>', r.name);
-    for (const ns of r.pullSecret?.namespaces ?? ['<harbor>']) {
-      const key = `${ns}/${name}`;
-      const first = seen.get(key);
-      if (first !== undefined && first !== i) {
-        problems.add(
-          `${field}[${i}].pullSecret`,
-          `${show(name)} in namespace ${show(ns)} is also robots[${first}]'s Secret; give` +
-            ' each robot its own pullSecret.name',
-        );
-      }
-      seen.set(key, first ?? i);
-    }
-  });
-}
-
 function checkRegistry(problems: Problems, field: string, r: ReplicationEndpoint): void {
   problems.value(`${field}.name`, r.name, nonEmpty);
   problems.value(`${field}.type`, r.type as string, (v) =>
@@ -1033,9 +1018,7 @@ function checkAuthentication(problems: Problems, field: string, a: HarborAuthent
 
   const ldap = a.ldapOptions;
   if (ldap) {
-    problems.value(`${field}.url`, ldap.url, (v) =>
-      /^ldaps?:\/\/[^\s/]+$/.test(v) ? undefined : 'is not an LDAP URL; use ldaps://host[:port]',
-    );
+    problems.value(`${field}.url`, ldap.url, ldapUrl);
     problems.value(`${field}.baseDn`, ldap.baseDn, nonEmpty);
     if (ldap.searchPassword) checkRef(problems, `${field}.searchPassword`, ldap.searchPassword);
     problems.check(
@@ -1448,7 +1431,11 @@ function quota(value: string | number): string | undefined {
   }
   if (value === 'unlimited') return undefined;
   const match = /^([1-9]\d{0,8})(Mi|Gi|Ti)$/.exec(value);
-  return match ? undefined : 'is not a size; use e.g. "500Mi", "10Gi", "2Ti", or "unlimited"';
+  if (!match) return 'is not a size; use e.g. "500Mi", "10Gi", "2Ti", or "unlimited"';
+  // Harbor stores bytes as a 64-bit integer, and JSON carries exact integers up to 2^53
+  return Number.isSafeInteger(bytesOfQuota(value))
+    ? undefined
+    : 'is above 8192Ti, more than a quota can hold exactly; use a smaller size or "unlimited"';
 }
 
 /** Bytes of a quota that `quota` accepts; -1 is unlimited. */
@@ -1464,7 +1451,10 @@ function unixSeconds(value: string): number | undefined {
     /^\d{4}-\d{2}-\d{2}$/.test(value) ||
     /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(value);
   const millis = iso ? Date.parse(value) : NaN;
-  return Number.isFinite(millis) ? Math.floor(millis / 1000) : undefined;
+  // Date.parse rolls 2026-02-30 over into March: the day must exist in its month
+  const [year, month, day] = value.slice(0, 10).split('-').map(Number);
+  const exists = new Date(Date.UTC(year, month - 1, day)).getUTCDate() === day && month <= 12;
+  return Number.isFinite(millis) && exists ? Math.floor(millis / 1000) : undefined;
 }
 
 /** The ranges of the cron fields after the seconds, and the names a field may use. */

@@ -130,6 +130,7 @@ export class HarborSettings extends Construct {
     });
     this.document = rendered.document;
     this.overwrite = rendered.overwrite;
+    checkPullSecrets(this.document, props, namespace);
 
     this.configMap = new kplus.ConfigMap(this, 'Document', {
       metadata: { name, labels },
@@ -320,6 +321,62 @@ function configMapNamed(resourceName: string): kplus.IApiResource {
 
 function secretNamed(resourceName: string): kplus.IApiResource {
   return { apiGroup: '', resourceType: 'secrets', resourceName };
+}
+
+/**
+ * The pull Secrets and ServiceAccounts as rendered, once Harbor's namespace is known: each a
+ * valid name, none written by two robots, none taking a name of Harbor's own objects.
+ */
+function checkPullSecrets(
+  document: SettingsDocument,
+  props: HarborSettingsProps,
+  namespace: string,
+): void {
+  const problems = new Problems();
+  const owners = new Map<string, string>();
+  document.robots.forEach((robot, i) => {
+    const field = `settings.robots[${i}].pullSecret`;
+    const name = robot.secret.name;
+    const problem = objectName(name);
+    if (problem) {
+      problems.add(
+        `${field}.name`,
+        `${show(name)}, made from the robot's name, ${problem}; set pullSecret.name`,
+      );
+    }
+    for (const target of robot.secret.namespaces) {
+      const key = `${target}/${name}`;
+      const other = owners.get(key);
+      if (other !== undefined) {
+        problems.add(
+          `${field}.name`,
+          `${show(name)} in namespace ${show(target)} is written by ${other} too, and each run` +
+            ' would overwrite the other credentials; give each robot its own Secret',
+        );
+      } else owners.set(key, `settings.robots[${i}]`);
+      const own = target === namespace;
+      if (
+        own &&
+        name.startsWith(`${props.instance}-`) &&
+        !name.startsWith(`${props.instance}-robot-`)
+      ) {
+        problems.add(
+          `${field}.name`,
+          `${show(name)} takes a name of Harbor's own objects in ${show(namespace)}; name pull` +
+            ` Secrets there ${props.instance}-robot-<name>, or without the prefix`,
+        );
+      }
+    }
+    (props.robots?.[i]?.pullSecret?.serviceAccounts ?? []).forEach((account, j) => {
+      problems.check(
+        account !== `${props.instance}-settings`,
+        `${field}.serviceAccounts[${j}]`,
+        `${show(account)} is the settings Job's own ServiceAccount; name the account the pods` +
+          ' that pull run as',
+      );
+    });
+  });
+  problems.throwIfAny('Harbor settings');
 }
 
 /** Every prop of the Job that can be malformed, then the declaration itself. */

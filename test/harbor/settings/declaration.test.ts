@@ -281,29 +281,6 @@ describe('checkSettings', () => {
     );
   });
 
-  test('rejects two robots whose credentials land in the same Secret', () => {
-    expectProblem(
-      {
-        robots: [
-          {
-            name: 'a',
-            level: RobotLevel.system(),
-            permissions: [RobotPermission.pull('*')],
-            pullSecret: { name: 'pull' },
-          },
-          {
-            name: 'b',
-            level: RobotLevel.system(),
-            permissions: [RobotPermission.pull('*')],
-            pullSecret: { name: 'pull' },
-          },
-        ],
-      },
-      'settings.robots[1].pullSecret',
-      "is also robots[0]'s Secret",
-    );
-  });
-
   test.each(['Apps', '-apps', 'apps-', 'a..b', 'a b', 'apps/web', '', 'a'.repeat(256)])(
     'rejects the project name #%#',
     (name) => {
@@ -516,6 +493,28 @@ describe('checkSettings', () => {
       withProject({ cveAllowlist: { items: [], expiresAt: '31.12.2026' } }),
       'settings.projects[0].cveAllowlist.expiresAt',
       'is not an ISO date',
+    );
+  });
+
+  test.each(['2026-02-30', '2026-13-01', '2026-04-31T10:00:00+02:00'])(
+    'rejects the expiry %p, a day its month does not have',
+    (expiresAt) => {
+      expectProblem(
+        withProject({ cveAllowlist: { items: [], expiresAt } }),
+        'settings.projects[0].cveAllowlist.expiresAt',
+        'is not an ISO date',
+      );
+    },
+  );
+
+  test('takes a date-time with a zone as the instant it names', () => {
+    const rendered = renderSettings(
+      withProject({ cveAllowlist: { items: [], expiresAt: '2026-12-31T23:30:00-01:00' } }),
+      context,
+    );
+
+    expect(rendered.document.projects[0].cveAllowlist!.expiresAt).toBe(
+      Date.UTC(2027, 0, 1, 0, 30) / 1000,
     );
   });
 
