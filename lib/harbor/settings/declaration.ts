@@ -957,7 +957,9 @@ function checkPolicy(
     Number.isInteger(v) && v >= -1 && v <= 127 ? undefined : 'is not a whole number from -1 to 127',
   );
   problems.value(`${field}.speed`, p.speed, (v) =>
-    Number.isSafeInteger(v) && v >= -1 ? undefined : 'is not KB/s; use -1 (unlimited) or more',
+    Number.isInteger(v) && v >= -1 && v < 2 ** 31
+      ? undefined
+      : 'is not KB/s Harbor keeps; use -1 (unlimited) or a whole number up to 2147483647',
   );
   problems.value(`${field}.filters.name`, p.filters?.name, pattern);
   problems.value(`${field}.filters.tag`, p.filters?.tag, pattern);

@@ -345,6 +345,22 @@ describe('checkSettings', () => {
     );
   });
 
+  test.each([-2, 2 ** 31, 1.5])(
+    'rejects the replication speed %p, which Harbor cannot keep',
+    (speed) => {
+      expectProblem(
+        {
+          registries: [
+            { name: 'dr', type: ReplicationEndpointType.HARBOR, url: 'https://dr.example.test' },
+          ],
+          replicationPolicies: [{ name: 'p', pushTo: 'dr', speed }],
+        },
+        'settings.replicationPolicies[0].speed',
+        'is not KB/s Harbor keeps',
+      );
+    },
+  );
+
   test('rejects a replication policy with neither or both of pullFrom and pushTo', () => {
     const registries = [
       { name: 'dr', type: ReplicationEndpointType.HARBOR, url: 'https://dr.example.test' },
