@@ -49,6 +49,37 @@ function restrictedViolations(pod: K8sObject): string[] {
   return found;
 }
 
+/**
+ * The files of Secret and ConfigMap volumes a container cannot read: the kubelet gives them to
+ * root, and to the pod's fsGroup only when it has one, so a non-root user without an fsGroup
+ * reads only world-readable modes.
+ */
+function unreadableFiles(pod: K8sObject): string[] {
+  const podContext = pod.securityContext ?? {};
+  const volumes = new Map<string, K8sObject>(
+    (pod.volumes ?? []).map((v: K8sObject) => [v.name, v]),
+  );
+  const found: string[] = [];
+  for (const c of [...pod.containers, ...(pod.initContainers ?? [])]) {
+    const user = c.securityContext?.runAsUser ?? podContext.runAsUser;
+    if (user === undefined || user === 0) continue;
+    for (const mount of c.volumeMounts ?? []) {
+      const source = volumes.get(mount.name)?.secret ?? volumes.get(mount.name)?.configMap;
+      if (!source) continue;
+      for (const mode of [
+        source.defaultMode ?? 0o644,
+        ...(source.items ?? []).map((i: K8sObject) => i.mode),
+      ]) {
+        if (mode === undefined) continue;
+        const readable =
+          (mode & 0o004) !== 0 || (podContext.fsGroup !== undefined && (mode & 0o040) !== 0);
+        if (!readable) found.push(`${c.name} ${mount.mountPath} (mode ${mode.toString(8)})`);
+      }
+    }
+  }
+  return found;
+}
+
 describe('Pod Security', () => {
   const variants: Record<string, Record<string, unknown>> = {
     'the built-in profile': {},
@@ -99,6 +130,15 @@ describe('Pod Security', () => {
         } else {
           expect([name, violations]).toEqual([name, []]);
         }
+      }
+    },
+  );
+
+  test.each(Object.entries(variants))(
+    'every file a pod of %s mounts is readable by its user',
+    (_, o) => {
+      for (const { name, pod } of podsOf(synthApp(o).objects)) {
+        expect([name, unreadableFiles(pod)]).toEqual([name, []]);
       }
     },
   );

@@ -147,18 +147,22 @@ export function secretEnv(scope: Construct, ref: SecretKeyRef): kplus.EnvValue {
   return kplus.EnvValue.fromSecretValue({ secret: secretOf(scope, ref.name), key: ref.key });
 }
 
-/** A volume that projects one Secret key as one file. */
+/**
+ * A volume that projects one Secret key as one file. It is readable by the pod's fsGroup; a
+ * pod without one (on an NFS export that squashes) gets root's files and needs `everyone`.
+ */
 export function secretFileVolume(
   scope: Construct,
   volumeName: string,
   ref: SecretKeyRef,
   path: string,
+  everyone = false,
 ): kplus.Volume {
   return childOf(scope, `volume-${volumeName}`, () =>
     kplus.Volume.fromSecret(scope, `volume-${volumeName}`, secretOf(scope, ref.name), {
       name: volumeName,
       items: { [ref.key]: { path } },
-      defaultMode: 0o440,
+      defaultMode: everyone ? 0o444 : 0o440,
     }),
   );
 }

@@ -147,7 +147,14 @@ export class HarborRegistry extends Construct {
           volumeMounts: [
             ...shared,
             {
-              volume: secretFileVolume(this, 'htpasswd', secrets.registryHtpasswd, 'passwd'),
+              // without an fsGroup the file is root's: only a world-readable mode lets uid 10000 in
+              volume: secretFileVolume(
+                this,
+                'htpasswd',
+                secrets.registryHtpasswd,
+                'passwd',
+                !component.fsGroup,
+              ),
               path: '/etc/registry/passwd',
               subPath: 'passwd',
               readOnly: true,
