@@ -52,7 +52,7 @@ import { HarborRegistry, checkRegistryReplicas } from './registry';
 import { ComponentResources, checkResources } from './resources';
 import { ExistingHarborSecrets, HarborSecrets } from './secrets';
 import { HarborTrivy, TrivyOptions, trivyNetworking } from './trivy';
-import { checkSettings } from './settings/declaration';
+import { checkSettings } from './settings/check';
 import { HarborSettings, HarborSettingsOptions } from './settings/settings';
 import {
   dataKey,

@@ -6,13 +6,10 @@ import * as k8s from '../../../imports/k8s';
 import { CaBundleRef, SecretKeyRef, keyFileVolume, secretEnv } from '../common';
 import { HARBOR_UID } from '../core';
 import { HarborImages } from '../images';
-import {
-  HarborSettingsDeclaration,
-  RenderedSettings,
-  checkSettings,
-  renderSettings,
-} from './declaration';
+import { checkSettings } from './check';
+import { HarborSettingsDeclaration } from './declaration';
 import { SettingsDocument } from './document';
+import { RenderedSettings, renderSettings } from './render';
 import { readAsset } from '../../private/assets';
 import { dataKey, httpUrl, instanceName, objectName } from '../../private/checks';
 import { componentLabels } from '../../private/labels';

@@ -9,8 +9,8 @@ import {
   RobotPermission,
   SignatureEnforcement,
   UserSettingsDelivery,
-  renderSettings,
 } from '../../../lib/harbor/settings/declaration';
+import { renderSettings } from '../../../lib/harbor/settings/render';
 import {
   HarborSettings,
   HarborSettingsOptions,
