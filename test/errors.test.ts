@@ -1223,6 +1223,13 @@ const AREAS: Record<string, Row[]> = {
   ],
   networkPolicies: [
     row(
+      'networkPolicies.ingressController',
+      "left at ingress-nginx's pods with another exposure",
+      'the namespace and labels of the proxy in front of Harbor',
+      { exposure: { type: 'traefik' }, ...policies({}) },
+      line('networkPolicies.ingressController', 'but exposure.type is "traefik"'),
+    ),
+    row(
       'networkPolicies.externalEgress',
       'empty while settings name servers outside the cluster',
       'list their addresses and ports',

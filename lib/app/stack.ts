@@ -368,7 +368,9 @@ function networkPolicyOptions(config: HarborConfig): HarborNetworkPolicyOptions 
   if (!config.networkPolicies?.enabled) return undefined;
   const { enabled: _enabled, ...options } = config.networkPolicies;
   const tls = config.tls;
-  return { ...options, acmeHttp01Solvers: tls.type === 'acme' && tls.dns01 === undefined };
+  // through a Gateway, the solver runs in the Gateway's namespace, outside these policies
+  const http01 = tls.type === 'acme' && tls.dns01 === undefined;
+  return { ...options, acmeHttp01Solvers: http01 && config.exposure?.type !== 'gatewayApi' };
 }
 
 /**

@@ -662,6 +662,15 @@ function validate(props: HarborProps, problems: Problems): void {
   if (props.settings) {
     checkSettings(problems, 'settings', props.settings);
   }
+  const front = props.exposure?.type;
+  if (props.networkPolicies && !props.networkPolicies.ingressController && front) {
+    problems.check(
+      front === ExposureType.INGRESS_NGINX,
+      'networkPolicies.ingressController',
+      `is left at ingress-nginx's pods, but exposure.type is ${show(front)}: nothing would reach` +
+        ' core and portal; give the namespace and pod labels of the proxy in front of Harbor',
+    );
+  }
   if (props.networkPolicies && props.settings) {
     checkSettingsEgress(problems, props.networkPolicies, props.settings);
   }

@@ -194,6 +194,8 @@ export class VaultServer extends Construct {
       'app.kubernetes.io/instance': name,
       'app.kubernetes.io/managed-by': 'cdk8s-harbor',
     };
+    // the init Job's pods carry the labels above too: the Services route to the server alone
+    const serverLabels = { ...labels, 'app.kubernetes.io/component': 'server' };
     const internal = `${name}-internal`;
     const tlsSecret = `${name}-tls`;
     const podHost = `${name}-0.${internal}.${ns}.svc`;
@@ -273,7 +275,7 @@ export class VaultServer extends Construct {
       spec: {
         clusterIp: 'None',
         publishNotReadyAddresses: true,
-        selector: labels,
+        selector: serverLabels,
         ports: [servicePort('https', API_PORT), servicePort('https-internal', CLUSTER_PORT)],
       },
     });
@@ -283,7 +285,7 @@ export class VaultServer extends Construct {
         type: 'ClusterIP',
         // the init Job must reach a sealed, hence unready, pod
         publishNotReadyAddresses: true,
-        selector: labels,
+        selector: serverLabels,
         ports: [servicePort('https', API_PORT)],
       },
     });
@@ -297,9 +299,13 @@ export class VaultServer extends Construct {
         replicas: 1,
         serviceName: internal,
         podManagementPolicy: 'Parallel',
+        // the selector stays as first released: a StatefulSet's selector cannot change
         selector: { matchLabels: labels },
         template: {
-          metadata: { labels, annotations: { 'cdk8s-harbor/config-digest': configDigest } },
+          metadata: {
+            labels: serverLabels,
+            annotations: { 'cdk8s-harbor/config-digest': configDigest },
+          },
           spec: {
             serviceAccountName: this.serviceAccount.name,
             // the server reviews client tokens with its own

@@ -5,6 +5,34 @@ function chartFiles(override: Record<string, unknown>): string[] {
 }
 
 describe('the app', () => {
+  test.each([
+    ['the built-in profile', {}],
+    ['metrics on', { metrics: { enabled: true } }],
+  ])('routes no Service of %s to a Job pod', (_, override) => {
+    const { objects } = synthApp(override);
+
+    const jobPods = objects
+      .filter((o) => o.kind === 'Job' || o.kind === 'CronJob')
+      .map((o) => ({
+        namespace: o.metadata.namespace,
+        labels: (o.spec.template ?? o.spec.jobTemplate.spec.template).metadata?.labels ?? {},
+      }));
+    const routed = objects
+      .filter((o) => o.kind === 'Service' && o.spec.selector)
+      .flatMap((service) =>
+        jobPods
+          .filter(
+            (pod) =>
+              pod.namespace === service.metadata.namespace &&
+              Object.entries(service.spec.selector).every(([k, v]) => pod.labels[k] === v),
+          )
+          .map(() => `${service.metadata.namespace}/${service.metadata.name}`),
+      );
+
+    expect(jobPods.length).toBeGreaterThan(2);
+    expect(routed).toEqual([]);
+  });
+
   test('orders storage, namespace, Vault, issuers, Harbor and node trust as charts', () => {
     const { stack } = synthApp();
 

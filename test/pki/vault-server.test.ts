@@ -174,7 +174,10 @@ describe('VaultServer', () => {
     expect(service.spec.ports.map((p: K8sObject) => p.port)).toEqual([8200]);
     expect(internal.spec).toMatchObject({ clusterIP: 'None', publishNotReadyAddresses: true });
     expect(internal.spec.ports.map((p: K8sObject) => p.port)).toEqual([8200, 8201]);
-    expect(service.spec.selector).toEqual(statefulSet.spec.selector.matchLabels);
+    // the server's pods alone: the init Job's pods share the other labels
+    expect(service.spec.selector).toEqual(statefulSet.spec.template.metadata.labels);
+    expect(internal.spec.selector).toEqual(service.spec.selector);
+    expect(service.spec.selector['app.kubernetes.io/component']).toBe('server');
   });
 
   test('binds its ServiceAccount to system:auth-delegator', () => {
