@@ -1,5 +1,5 @@
 import { createHash } from 'crypto';
-import { Chart, Duration, Size } from 'cdk8s';
+import { ApiObject, Chart, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import * as k8s from '../../../imports/k8s';
@@ -233,6 +233,17 @@ export class HarborSettings extends Construct {
       ],
     });
     restrictPod(this.job);
+    // a malformed document (2) or refused credentials (4) fail the same way on every retry
+    ApiObject.of(this.job).addJsonPatch(
+      JsonPatch.add('/spec/podFailurePolicy', {
+        rules: [
+          {
+            action: 'FailJob',
+            onExitCodes: { containerName: 'reconcile', operator: 'In', values: [2, 4] },
+          },
+        ],
+      }),
+    );
   }
 
   /**

@@ -103,6 +103,21 @@ describe('HarborSettings', () => {
     );
   });
 
+  test('fails the Job at once on a malformed document or refused credentials', () => {
+    const job = settingsJob(synthSettings().objects);
+
+    expect(job.spec.podFailurePolicy).toEqual({
+      rules: [
+        {
+          action: 'FailJob',
+          onExitCodes: { containerName: 'reconcile', operator: 'In', values: [2, 4] },
+        },
+      ],
+    });
+    expect(podSpec(job).restartPolicy).toBe('Never');
+    expect(containerOf(job, 'reconcile')).toBeDefined();
+  });
+
   test('makes the Job an Argo CD PostSync hook that replaces its last run', () => {
     const job = settingsJob(synthSettings().objects);
 
