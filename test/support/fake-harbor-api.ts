@@ -8,7 +8,8 @@
  * Stricter than Harbor on purpose: an object schema that lists properties accepts no others (a
  * misspelled field is a 422 here, silently dropped by Harbor), an unknown query parameter is a
  * violation, and a request without valid credentials is a 401 on every operation except
- * `/health`, `/ping` and `/systeminfo` (Harbor would answer some of them anonymously).
+ * `/health`, `/ping` and `/systeminfo` (Harbor would answer some of them anonymously). An error
+ * carries an `Errors` body, or none where the contract declares that status without one.
  */
 import { randomBytes, randomUUID } from 'crypto';
 import * as fs from 'fs';
@@ -176,6 +177,20 @@ function errorsBody(status: number, message: string) {
 
 function fail(status: number, message: string): Reply {
   return new Reply(status, errorsBody(status, message));
+}
+
+/**
+ * An error answer as the contract declares it for the operation: an `Errors` body, or none
+ * where the Swagger description declares the status without a schema (GET /configurations).
+ */
+function shaped(operation: Operation, answer: Reply): Reply {
+  const declared = operation.responses[String(answer.status)];
+  if (answer.status < 400 || !declared || declared.schema) return answer;
+  return new Reply(answer.status, undefined, answer.headers);
+}
+
+function refusal(operation: Operation, status: number, message: string): Reply {
+  return shaped(operation, fail(status, message));
 }
 
 function now(): string {
@@ -556,7 +571,7 @@ export class FakeHarborApi {
         (record as { body: Json }).body = JSON.parse(text);
       } catch {
         this.violation(`${key}: the body is not JSON`);
-        return this.checked(key, operation, fail(400, 'the body is not valid JSON'));
+        return this.checked(key, operation, refusal(operation, 400, 'the body is not valid JSON'));
       }
     }
 
@@ -570,7 +585,7 @@ export class FakeHarborApi {
     }
     const anonymous = ['GET /health', 'GET /ping', 'GET /systeminfo'].includes(key);
     if (!anonymous && req.headers.authorization !== this.authorization) {
-      return this.checked(key, operation, fail(401, 'unauthorized'));
+      return this.checked(key, operation, refusal(operation, 401, 'unauthorized'));
     }
 
     const problems = this.checkParameters(key, operation, req, url, params, record.body);
@@ -579,13 +594,13 @@ export class FakeHarborApi {
       return this.checked(
         key,
         operation,
-        fail(422, `validation failure list:\n${problems.join('\n')}`),
+        refusal(operation, 422, `validation failure list:\n${problems.join('\n')}`),
       );
     }
 
     const injected = this.injectedFailure(method, key);
     if (injected !== undefined) {
-      return fail(injected, 'injected failure');
+      return this.checked(key, operation, refusal(operation, injected, 'injected failure'));
     }
 
     let answer: Reply;
@@ -595,6 +610,7 @@ export class FakeHarborApi {
       if (error instanceof Reply) answer = error;
       else throw error;
     }
+    answer = shaped(operation, answer);
     // Harbor builds Location from the request's own path: `/api/v2.0/projects` + `/3`
     const location = answer.headers.Location;
     if (location?.startsWith('\0')) {

@@ -2,9 +2,11 @@
 """Bring Harbor's REST API to the settings document, and report what changed.
 
 Runs as a one-shot Job after every sync. It reads SETTINGS_FILE (the document synthesis
-rendered), waits until Harbor is healthy, then for each kind reads what Harbor holds, compares
-and writes only what differs, in the order references need: scanners, registries, projects,
-robots, replication policies, the scan-all schedule, the system CVE allowlist, configurations.
+rendered), waits until Harbor is healthy, stops at once when Harbor refuses the login, then for
+each kind reads what Harbor holds, compares and writes only what differs, in the order
+references need: scanners, registries, projects, robots, replication policies, the scan-all
+schedule, the system CVE allowlist, configurations. The digests of secrets written go to the
+state ConfigMap in one write at the end of the run, a failed run included.
 A run over a Harbor that already matches sends no write at all, to Harbor or Kubernetes.
 
 Ownership: robots, registries, replication policies and scanners it manages carry the marker
@@ -22,7 +24,9 @@ NAMESPACE, STATE_CONFIGMAP, every variable the document names for a credential, 
 READY_TIMEOUT_SECONDS (600), RETRY_BASE_SECONDS (1); for tests K8S_API_URL, K8S_TOKEN_FILE,
 K8S_CA_FILE.
 Exit: 0 converged, 1 some write or read failed (the next run retries), 2 bad document or
-environment (nothing sent), 3 Harbor not ready in time.
+environment (nothing sent), 3 Harbor not ready in time, 4 Harbor refused the login (wrong
+password, or a user without the admin role: nothing sent, no retry helps until the Secret is
+fixed).
 
 Python 3.7+, standard library only.
 """
@@ -47,6 +51,9 @@ PAGE_SIZE = 100
 REQUIRED_COMPONENTS = ('core', 'database', 'redis', 'registry')
 BOOLEAN_METADATA = ('public', 'auto_scan', 'auto_sbom_generation', 'enable_content_trust',
                     'enable_content_trust_cosign', 'prevent_vul', 'reuse_sys_cve_allowlist')
+# what Harbor takes a project metadata key to be when the project lacks it
+METADATA_DEFAULTS = dict({key: 'false' for key in BOOLEAN_METADATA},
+                         reuse_sys_cve_allowlist='true')
 DOCKERCONFIG = 'kubernetes.io/dockerconfigjson'
 MANAGED_BY = {'app.kubernetes.io/managed-by': 'harbor-reconcile-settings'}
 SEVERITIES = ('none', 'low', 'medium', 'high', 'critical')
@@ -525,6 +532,8 @@ class Reconciler:
         self.failures = []
         self.state = {}
         self.state_object = None
+        # digests noted in this run and not yet written: key -> digest, None to forget
+        self.pending = {}
         self.scanner_ids = {}
         self.registry_ids = {}
         self.project_ids = {}
@@ -579,6 +588,9 @@ class Reconciler:
                               missing_ok=True)
         self.state_object = found
         self.state = dict((found or {}).get('data') or {})
+        self.state.update((k, v) for k, v in self.pending.items() if v is not None)
+        for key in [k for k, v in self.pending.items() if v is None]:
+            self.state.pop(key, None)
 
     @staticmethod
     def state_key(kind, name) -> str:
@@ -595,41 +607,44 @@ class Reconciler:
         return self.state.get(key) != self.digest(key, *values)
 
     def remember(self, key, *values):
-        """Stores the digest of what was just written, or forgets it (no values)."""
+        """Notes the digest of what was just written, or forgets it (no values); save_state
+        writes them all at once."""
         value = self.digest(key, *values) if values else None
         if self.state.get(key) == value:
             return
-        data = dict(self.state)
+        self.pending[key] = value
         if value is None:
-            data.pop(key, None)
+            self.state.pop(key, None)
         else:
-            data[key] = value
+            self.state[key] = value
+
+    def save_state(self):
+        """One write of the ConfigMap, with every digest noted in this run, if any changed."""
+        if self.state == dict((self.state_object or {}).get('data') or {}):
+            self.pending = {}
+            return
         where = 'ConfigMap %s/%s' % (self.namespace, self.state_name)
         for _ in range(2):
             if self.state_object is None:
                 body = {'apiVersion': 'v1', 'kind': 'ConfigMap',
                         'metadata': {'name': self.state_name, 'namespace': self.namespace,
                                      'labels': MANAGED_BY},
-                        'data': data}
+                        'data': self.state}
                 status, answer, _ = self.k8s.call('POST', self.state_path(), body)
             else:
                 body = dict(self.state_object)
-                body['data'] = data
+                body['data'] = self.state
                 status, answer, _ = self.k8s.call('PUT', self.state_path(self.state_name), body)
             if status in (200, 201):
                 self.state_object = answer
-                self.state = data
+                self.pending = {}
                 return
             if status != 409:
                 break
             # another writer came first: start again from what it left
             self.load_state()
-            data = dict(self.state)
-            if value is None:
-                data.pop(key, None)
-            else:
-                data[key] = value
-        self.failed('recording %s in %s: HTTP %d: %s' % (key, where, status, why(answer)))
+        self.failed('recording %s in %s: HTTP %d: %s'
+                    % (', '.join(sorted(self.pending)), where, status, why(answer)))
 
     # scanners ------------------------------------------------------------------------------
 
@@ -827,8 +842,8 @@ class Reconciler:
             changed = {}
             for key, value in p['metadata'].items():
                 have = metadata.get(key)
-                if have is None and key in BOOLEAN_METADATA:
-                    have = 'false'
+                if have is None:
+                    have = METADATA_DEFAULTS.get(key)
                 if have != value:
                     changed[key] = value
             differs = ['metadata.' + k for k in sorted(changed)]
@@ -1247,11 +1262,15 @@ class Reconciler:
         self.load_state()
         steps = (self.scanners, self.registries, self.projects, self.robots, self.policies,
                  self.scan_all, self.system_allowlist, self.configurations, self.prune)
-        for step in steps:
-            try:
-                step()
-            except Failed as err:
-                self.failed(str(err))
+        try:
+            for step in steps:
+                try:
+                    step()
+                except Failed as err:
+                    self.failed(str(err))
+        finally:
+            # also after a failure: the digests of what was written must not be lost
+            self.save_state()
 
 
 # -------------------------------------------------------------------------------------------
@@ -1374,6 +1393,8 @@ def main() -> int:
 
     if not wait_ready(harbor):
         return 3
+    if not login_accepted(harbor, os.environ['HARBOR_USERNAME']):
+        return 4
 
     reconciler = Reconciler(doc, harbor, k8s, os.environ['NAMESPACE'],
                             os.environ['STATE_CONFIGMAP'],
@@ -1416,6 +1437,24 @@ def wait_ready(harbor: Client) -> bool:
             return False
         time.sleep(min(retry_base() * 2 ** min(attempt, 5), 15, left))
         attempt += 1
+
+
+def login_accepted(harbor: Client, username) -> bool:
+    """The first authenticated read, of an admin-only resource: a refused login ends the run
+    before anything is read or written, as no retry can help."""
+    status, _, _ = harbor.call('GET', API + '/configurations')
+    if status == 401:
+        print('reconcile-settings: Harbor refused the login of %s (HTTP 401): the password in '
+              'HARBOR_PASSWORD is not that user\'s password in Harbor; put the current one into '
+              'the Secret HARBOR_PASSWORD comes from (nothing was changed; no retry helps until '
+              'then)' % json.dumps(username), file=sys.stderr)
+        return False
+    if status == 403:
+        print('reconcile-settings: Harbor refused %s (HTTP 403): the user is not a Harbor '
+              'system administrator; HARBOR_USERNAME must name one (nothing was changed; no '
+              'retry helps until then)' % json.dumps(username), file=sys.stderr)
+        return False
+    return True
 
 
 if __name__ == '__main__':

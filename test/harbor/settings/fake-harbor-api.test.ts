@@ -180,18 +180,21 @@ describe('request checks', () => {
     ]);
   });
 
-  test('answers 401 with an Errors body on bad or missing credentials', async () => {
+  test('answers 401 on bad or missing credentials, with the body the contract declares', async () => {
     const wrong = `Basic ${Buffer.from(`${api.username}:nope`).toString('base64')}`;
 
     const bad = await call('GET', '/projects', undefined, wrong);
     const none = await call('POST', '/robots', ciRobot('apps'), '');
     const health = await call('GET', '/health', undefined, wrong);
+    // the Swagger description declares 401 of /configurations without a schema
+    const configurations = await call('GET', '/configurations', undefined, wrong);
 
     expect(bad).toMatchObject({
       status: 401,
       json: { errors: [{ code: 'UNAUTHORIZED', message: 'unauthorized' }] },
     });
     expect(none.status).toBe(401);
+    expect(configurations).toMatchObject({ status: 401, text: '' });
     expect(health.status).toBe(200);
     expect(api.violations).toEqual([]);
   });

@@ -299,6 +299,28 @@ function writeOperations(since = 0): string[] {
     .map((r) => r.operation ?? `${r.method} ${r.path}`);
 }
 
+/** The writes to the state ConfigMap, as `METHOD path`. */
+function stateWrites(): string[] {
+  return k8s
+    .writes()
+    .filter((r) => r.url.includes('/configmaps'))
+    .map((r) => `${r.method} ${r.url.split('?')[0]}`);
+}
+
+/** Starts over with a Kubernetes API that holds the pull Secrets, not the state ConfigMap. */
+async function loseStateConfigMap(): Promise<void> {
+  const kept = [
+    ['apps', PULL_SECRET],
+    ['ci', PULL_SECRET],
+    ['apps', 'harbor-puller-pull'],
+  ].map(([namespace, name]) => pullSecret(namespace, name));
+  await k8s.stop();
+  k8s = new FakeSecretsApi();
+  k8sUrl = await k8s.start();
+  k8s.authorize(RULES, `${NAMESPACE}:harbor-settings`);
+  kept.forEach((secret) => k8s.seed(secret));
+}
+
 function pullSecret(namespace: string, name = PULL_SECRET): StoredSecret {
   const secret = k8s.get(namespace, name);
   if (!secret) throw new Error(`no Secret ${namespace}/${name}`);
@@ -475,6 +497,55 @@ test('the state ConfigMap holds keyed digests, never the secrets themselves', as
   for (const digest of Object.values(state.data ?? {})) expect(digest).toMatch(/^[0-9a-f]{64}$/);
   const text = JSON.stringify(state);
   for (const secret of Object.values(CREDENTIALS)) expect(text).not.toContain(secret);
+  expect(stateWrites()).toEqual([`POST /api/v1/namespaces/${NAMESPACE}/configmaps`]);
+});
+
+test('a lost state ConfigMap is rebuilt in one write; the run after it changes nothing', async () => {
+  await reconcile();
+  await loseStateConfigMap();
+  const before = harbor.writes().length;
+
+  const rebuilt = await reconcile();
+
+  expect(rebuilt.code).toBe(0);
+  // no digest left: every secret is sent once more, so that it is known to match
+  expect(writeOperations(before).sort()).toEqual([
+    'PUT /configurations',
+    'PUT /registries/{id}',
+    'PUT /scanners/{registration_id}',
+  ]);
+  expect(stateWrites()).toEqual([`POST /api/v1/namespaces/${NAMESPACE}/configmaps`]);
+  expect(Object.keys(k8s.configMap(NAMESPACE, STATE)!.data ?? {}).sort()).toEqual([
+    'configuration.oidc_client_secret',
+    'registry.dr',
+    'scanner.extra',
+  ]);
+  expect((await reconcile()).stdout.trim()).toBe('no changes');
+});
+
+test('a run that fails halfway still records the digests of what it wrote, in one write', async () => {
+  // the scanner and registry dr are created, registry hub and all after it are refused
+  harbor.failAfterWrites(2);
+
+  const first = await reconcile();
+
+  expect(first.code).toBe(1);
+  expect(stateWrites()).toEqual([`POST /api/v1/namespaces/${NAMESPACE}/configmaps`]);
+  expect(Object.keys(k8s.configMap(NAMESPACE, STATE)!.data ?? {}).sort()).toEqual([
+    'registry.dr',
+    'scanner.extra',
+  ]);
+  harbor.clearFailures();
+  const before = harbor.writes().length;
+  const retry = await reconcile();
+  expect(retry.code).toBe(0);
+  const sent = harbor.writes().slice(before);
+  expect(sent.map((r) => r.operation)).not.toContain('PUT /registries/{id}');
+  expect(sent.map((r) => r.operation)).not.toContain('PUT /scanners/{registration_id}');
+  expect(stateWrites()).toEqual([
+    `POST /api/v1/namespaces/${NAMESPACE}/configmaps`,
+    `PUT /api/v1/namespaces/${NAMESPACE}/configmaps/${STATE}`,
+  ]);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -579,6 +650,45 @@ test('exits 3 when Harbor is not ready within the timeout', async () => {
   expect(result.code).toBe(3);
   expect(result.stderr).toContain('Harbor not ready');
   expect(Date.now() - started).toBeLessThan(10_000);
+  expect(harbor.writes()).toEqual([]);
+  expect(k8s.requests).toEqual([]);
+});
+
+test('a wrong password exits 4 at the first authenticated read, in one line', async () => {
+  const wrong = 'Wrong-passw0rd-1';
+
+  const result = await reconcile({ env: { HARBOR_PASSWORD: wrong } });
+
+  expect(result.code).toBe(4);
+  expect(result.stdout).toBe('');
+  expect(result.stderr.trim().split('\n')).toEqual([
+    expect.stringContaining(
+      'Harbor refused the login of "admin" (HTTP 401): the password in ' +
+        "HARBOR_PASSWORD is not that user's password in Harbor; put the current one into the " +
+        'Secret HARBOR_PASSWORD comes from',
+    ),
+  ]);
+  expect(result.stderr).not.toContain(wrong);
+  expect(result.stderr).not.toContain(Buffer.from(`admin:${wrong}`).toString('base64'));
+  expect(harbor.requests.map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual([
+    'GET /api/v2.0/health 200',
+    'GET /api/v2.0/configurations 401',
+  ]);
+  expect(k8s.requests).toEqual([]);
+});
+
+test('a user without the admin role exits 4 naming the fix, before anything is read', async () => {
+  harbor.failOnce('GET', '/configurations', 403);
+
+  const result = await reconcile();
+
+  expect(result.code).toBe(4);
+  expect(result.stderr.trim().split('\n')).toEqual([
+    expect.stringContaining(
+      'Harbor refused "admin" (HTTP 403): the user is not a Harbor ' +
+        'system administrator; HARBOR_USERNAME must name one',
+    ),
+  ]);
   expect(harbor.writes()).toEqual([]);
   expect(k8s.requests).toEqual([]);
 });
@@ -733,6 +843,32 @@ test('adopts an unmarked object of a declared name, and says so', async () => {
   expect(byName(harbor.registries.values(), 'hub').description).toBe(MARKER);
   expect((await reconcile()).stdout.trim()).toBe('no changes');
 });
+
+test.each([
+  ['false', [{ metadata: { reuse_sys_cve_allowlist: 'false' } }]],
+  ['true', []],
+])(
+  'a project without reuse_sys_cve_allowlist (Harbor reads true), declared %s',
+  async (declared, bodies) => {
+    const doc = settings() as any;
+    const { reuse_sys_cve_allowlist: _, ...others } = doc.projects[0].metadata;
+    harbor.seedProject({ name: 'apps', metadata: others, storageLimit: 10 * GIB });
+    doc.projects[0].metadata.reuse_sys_cve_allowlist = declared;
+    doc.projects[0].cveAllowlist = null;
+
+    const result = await reconcile({ document: doc });
+
+    expect(result.code).toBe(0);
+    const puts = harbor
+      .writes()
+      .filter((r) => r.operation === 'PUT /projects/{project_name_or_id}');
+    expect(puts.map((r) => r.body)).toEqual(bodies);
+    expect(harbor.projectByName('apps')!.metadata.reuse_sys_cve_allowlist).toBe(
+      declared === 'false' ? 'false' : undefined,
+    );
+    expect((await reconcile({ document: doc })).stdout.trim()).toBe('no changes');
+  },
+);
 
 test('an adopted robot gets a fresh secret, as its old one is nowhere to be copied', async () => {
   const id = harbor.seedRobot({ name: 'puller', description: 'made by hand', duration: 90 });
