@@ -1014,6 +1014,13 @@ const AREAS: Record<string, Row[]> = {
       line('trivy.skipUpdate', 'true leaves the scanner without a vulnerability database'),
     ),
     row(
+      'trivy.airGapped',
+      'no database to scan with',
+      'dbPreloaded, or a mirror in dbRepository',
+      { trivy: { airGapped: true } },
+      line('trivy.airGapped', 'true leaves the scanner without a vulnerability database'),
+    ),
+    row(
       'trivy.offlineScan',
       'false while airGapped',
       'remove it',

@@ -124,9 +124,11 @@ export function trivyNetworking(
     result[key] = given;
   }
   if (result.skipUpdate && !options.dbPreloaded) {
+    // name the setting the user wrote: skipUpdate itself, or airGapped that implies it
+    const written = options.skipUpdate === undefined ? 'airGapped' : 'skipUpdate';
     problems.add(
-      `${field}.skipUpdate`,
-      'true leaves the scanner without a vulnerability database: skipUpdate requires a' +
+      `${field}.${written}`,
+      `true leaves the scanner without a vulnerability database: ${written === 'airGapped' ? 'airGapped with no dbRepository skips its download and' : 'skipUpdate'} requires a` +
         ` pre-seeded Trivy DB; copy it into the cache and set ${field}.dbPreloaded, or name a` +
         ` mirror in ${field}.dbRepository`,
     );

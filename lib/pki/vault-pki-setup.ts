@@ -351,7 +351,7 @@ export class VaultPkiSetup extends Construct {
       problems.add(
         p('maxTtl'),
         `${show(props.maxTtl ?? '2160h')} is longer than intermediateTtl` +
-          ` ${show(props.intermediateTtl ?? '43800h')}; shorten maxTtl`,
+          ` ${show(props.intermediateTtl ?? '43800h')}; shorten it, or give the intermediate a longer TTL`,
       );
     }
     if (!(ttl <= max)) {

@@ -33,7 +33,9 @@ describe('HarborTrivy', () => {
     expect(() => synthApp({ trivy: { skipUpdate: true } })).toThrow(
       /trivy\.skipUpdate: true .*skipUpdate requires a pre-seeded Trivy DB/,
     );
-    expect(() => synthApp({ trivy: { airGapped: true } })).toThrow(/pre-seeded Trivy DB/);
+    expect(() => synthApp({ trivy: { airGapped: true } })).toThrow(
+      /trivy\.airGapped: true .*airGapped with no dbRepository skips its download and requires a pre-seeded Trivy DB/,
+    );
   });
 
   test('pulls its databases from a mirror instead of skipping them (field failure #10)', () => {
