@@ -98,6 +98,16 @@ describe('Pod Security', () => {
       redis: { type: 'external', host: 'redis.example.test' },
       replicas: { core: 2, portal: 2, registry: 2, jobservice: 2 },
     },
+    'a CA bundle from a Secret, an external database backed up over verify-full': {
+      trust: null,
+      caBundle: { name: 'corporate-ca', key: 'ca.crt' },
+      database: {
+        type: 'external',
+        host: 'pg.example.test',
+        sslMode: 'verify-full',
+        password: { name: 'p', key: 'k' },
+      },
+    },
     'metrics, internal TLS, network policies, user settings through the environment': {
       metrics: { enabled: true },
       internalTls: { enabled: true },

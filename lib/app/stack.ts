@@ -368,9 +368,12 @@ function networkPolicyOptions(config: HarborConfig): HarborNetworkPolicyOptions 
   if (!config.networkPolicies?.enabled) return undefined;
   const { enabled: _enabled, ...options } = config.networkPolicies;
   const tls = config.tls;
-  // through a Gateway, the solver runs in the Gateway's namespace, outside these policies
+  // through a Gateway, the solver runs in the Gateway's namespace: here only if that is Harbor's
   const http01 = tls.type === 'acme' && tls.dns01 === undefined;
-  return { ...options, acmeHttp01Solvers: http01 && config.exposure?.type !== 'gatewayApi' };
+  const exposure = config.exposure;
+  const solverHere =
+    exposure?.type !== 'gatewayApi' || exposure.gateway.namespace === config.namespace;
+  return { ...options, acmeHttp01Solvers: http01 && solverHere };
 }
 
 /**

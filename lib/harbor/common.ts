@@ -174,7 +174,8 @@ export function keyFileVolume(
   ref: CaBundleRef,
   path: string,
 ): kplus.Volume {
-  if (!ref.configMap) return secretFileVolume(scope, volumeName, ref, path);
+  // CA certificates are public: readable by every user, whether or not the pod has an fsGroup
+  if (!ref.configMap) return secretFileVolume(scope, volumeName, ref, path, true);
   return childOf(scope, `volume-${volumeName}`, () =>
     kplus.Volume.fromConfigMap(
       scope,

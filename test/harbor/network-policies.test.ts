@@ -178,6 +178,17 @@ describe('HarborNetworkPolicies', () => {
     expect(
       names({ tls: { ...acme, dns01: { rfc2136: { nameserver: '192.0.2.53' } } } }),
     ).not.toContain('harbor-acme-http01-solver');
+    // through a Gateway, cert-manager starts the solver in the Gateway's namespace
+    const gateway = (namespace: string) => ({
+      tls: { ...acme, issuerKind: 'ClusterIssuer', http01: {} },
+      exposure: { type: 'gatewayApi', gateway: { name: 'web', namespace } },
+      networkPolicies: {
+        ...ON,
+        ingressController: { namespace, podLabels: { app: 'gateway' } },
+      },
+    });
+    expect(names(gateway('gateway-system'))).not.toContain('harbor-acme-http01-solver');
+    expect(names(gateway('harbor'))).toContain('harbor-acme-http01-solver');
   });
 
   test('refuses settings that call servers outside the cluster with no way out', () => {
