@@ -6,7 +6,7 @@ import { METRICS_PORT_NAME } from './metrics';
 import * as k8s from '../../imports/k8s';
 import { componentLabels, selectorLabels } from '../private/labels';
 import { label, labelKey, labelValue, port } from '../private/checks';
-import { Problems } from '../private/validation';
+import { Problems, show } from '../private/validation';
 
 /** Pods of another namespace, chosen by the namespace's name and the pods' labels. */
 export interface PodPeer {
@@ -309,7 +309,11 @@ export class HarborNetworkPolicies extends Construct {
   private calls(from: string, to: string[]): void {
     for (const name of to) {
       if (!this.callees.has(name) && !KNOWN_COMPONENTS.includes(name)) {
-        throw new Error(`${from} calls ${name}, which is no component of this Harbor`);
+        const known = [...new Set([...KNOWN_COMPONENTS, ...this.callees.keys()])].sort();
+        throw new Error(
+          `${from} calls ${show(name)}, which is no component of this Harbor; name one of` +
+            ` ${known.join(', ')}`,
+        );
       }
       this.call({ kind: 'workload', name: from }, name);
     }
@@ -343,7 +347,12 @@ export class HarborNetworkPolicies extends Construct {
     service: kplus.Service | undefined,
     dns = true,
   ): void {
-    if (this.workloads.has(name)) throw new Error(`network policy ${name} is defined twice`);
+    if (this.workloads.has(name)) {
+      throw new Error(
+        `network policy ${show(name)} is defined twice: Harbor admits its own workloads; give` +
+          ' allowWorkload a name of its own',
+      );
+    }
     this.workloads.set(name, podLabels);
     const self: Party = { kind: 'workload', name };
     if (service) {

@@ -428,7 +428,7 @@ describe('HarborNetworkPolicies', () => {
     });
 
     expect(() => policies.allowWorkload('job', { job: 'x' }, { calls: ['cor'] })).toThrow(
-      /job calls cor, which is no component of this Harbor/,
+      /job calls "cor", which is no component of this Harbor; name one of core, database, jobservice, portal, redis, registry, trivy/,
     );
   });
 });
