@@ -1866,6 +1866,40 @@ const AREAS: Record<string, Row[]> = {
       line('settings.authentication.url', 'has port 99999'),
     ),
     row(
+      'settings.authentication.groupAttributeName',
+      'not set with a groupSearchFilter',
+      'the attribute of a group name, such as cn',
+      {
+        settings: {
+          authentication: {
+            type: 'ldap',
+            url: 'ldaps://ldap.example.test',
+            baseDn: 'dc=example,dc=test',
+            groupSearchFilter: '(objectClass=groupOfNames)',
+          },
+        },
+      },
+      line('settings.authentication.groupAttributeName', 'set it, e.g. "cn"'),
+    ),
+    row(
+      'settings.authentication.groupMembershipAttribute',
+      'empty with a groupSearchFilter',
+      'leave it out for memberof, or set it',
+      {
+        settings: {
+          authentication: {
+            type: 'ldap',
+            url: 'ldaps://ldap.example.test',
+            baseDn: 'dc=example,dc=test',
+            groupSearchFilter: '(objectClass=groupOfNames)',
+            groupAttributeName: 'cn',
+            groupMembershipAttribute: '',
+          },
+        },
+      },
+      line('settings.authentication.groupMembershipAttribute', 'is empty with groupSearchFilter'),
+    ),
+    row(
       'settings.robotTokenDuration',
       'not a whole number from 1',
       'minutes from 1',

@@ -128,7 +128,12 @@ const SECRET_CONFIGURATIONS = new Set([
   'oidc_client_secret',
   'uaa_client_secret',
 ]);
-const DEFAULT_CONFIGURATIONS: Record<string, string | number | boolean> = {
+// Items Harbor takes as a JSON string of a string map, stores as that map, and shows as the
+// map marshalled again by Go (keys sorted, compact, '<', '>' and '&' escaped): not as sent.
+const MAP_CONFIGURATIONS = new Set(['oidc_extra_redirect_parms']);
+/** A configuration value as Harbor holds it: a map item is an object. */
+type ConfigurationValue = string | number | boolean | Record<string, string>;
+const DEFAULT_CONFIGURATIONS: Record<string, ConfigurationValue> = {
   auth_mode: 'db_auth',
   primary_auth_mode: false,
   project_creation_restriction: 'everyone',
@@ -146,6 +151,7 @@ const DEFAULT_CONFIGURATIONS: Record<string, string | number | boolean> = {
   disabled_audit_log_event_types: '',
   banner_message: '',
   scanner_skip_update_pulltime: false,
+  oidc_extra_redirect_parms: {},
 };
 // Harbor's project-scope robot permissions checked on create (a subset of src/common/rbac).
 const ROBOT_NAME = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
@@ -359,7 +365,7 @@ export class FakeHarborApi {
   scanAllSchedule: Json | undefined;
   systemCveAllowlist: { items: { cve_id: string }[]; expires_at?: number | null } = { items: [] };
   /** Every configuration item, secret ones included. */
-  readonly configurations: Record<string, string | number | boolean>;
+  readonly configurations: Record<string, ConfigurationValue>;
 
   private readonly contract = loadContract();
   private readonly server: http.Server;
@@ -921,14 +927,14 @@ export class FakeHarborApi {
           Object.fromEntries(
             Object.entries(this.configurations)
               .filter(([name]) => !SECRET_CONFIGURATIONS.has(name))
-              .map(([name, value]) => [name, { value, editable: true }]),
+              .map(([name, value]) => [
+                name,
+                { value: MAP_CONFIGURATIONS.has(name) ? goJson(value) : value, editable: true },
+              ]),
           ),
         );
       case 'PUT /configurations':
-        for (const [name, value] of Object.entries(body)) {
-          if (value !== null) this.configurations[name] = value as string | number | boolean;
-        }
-        return new Reply(200);
+        return this.putConfigurations(body);
     }
     throw new Error(`the double has no handler for ${key}`);
   }
@@ -1420,6 +1426,22 @@ export class FakeHarborApi {
     return new Reply(200);
   }
 
+  private putConfigurations(body: Json): Reply {
+    const values: Record<string, ConfigurationValue> = {};
+    for (const [name, value] of Object.entries(body)) {
+      if (value === null) continue;
+      if (!MAP_CONFIGURATIONS.has(name)) {
+        values[name] = value as ConfigurationValue;
+        continue;
+      }
+      const map = typeof value === 'string' ? stringMap(value) : undefined;
+      if (!map) return fail(400, `invalid config value of ${name}: ${JSON.stringify(value)}`);
+      values[name] = map;
+    }
+    Object.assign(this.configurations, values);
+    return new Reply(200);
+  }
+
   private postScanAll(body: Json): Reply {
     const type = body.schedule?.type;
     if (type === 'None' || type === 'Manual') return new Reply(201);
@@ -1447,8 +1469,9 @@ export class FakeHarborApi {
     return new Reply(200);
   }
 
+  /** Harbor schedules the cron it is sent, whatever the type: it fills in none. */
   private schedule(type: string, cron: string | undefined, previous?: Json): Json {
-    const resolved = cronOf(type, cron);
+    const resolved = cron ?? '';
     const problem = cronProblem(resolved);
     if (problem) {
       throw fail(400, `invalid cron string for scheduled scan all: ${resolved}, error: ${problem}`);
@@ -1539,20 +1562,41 @@ function retentionProblem(body: Json): string | undefined {
   return undefined;
 }
 
+/** The object of a JSON string of a string-to-string map, as Harbor parses it, or undefined. */
+function stringMap(text: string): Record<string, string> | undefined {
+  try {
+    const parsed = JSON.parse(text);
+    const isMap =
+      typeof parsed === 'object' &&
+      parsed !== null &&
+      !Array.isArray(parsed) &&
+      Object.values(parsed).every((v) => typeof v === 'string');
+    return isMap ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A string map as Go's `json.Marshal` writes it. */
+function goJson(value: ConfigurationValue): string {
+  const goString = (text: string) =>
+    JSON.stringify(text).replace(
+      /[<>&\u2028\u2029]/g,
+      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+    );
+  const map = value as Record<string, string>;
+  const keys = Object.keys(map).sort();
+  return `{${keys.map((k) => `${goString(k)}:${goString(map[k])}`).join(',')}}`;
+}
+
 /** Harbor's `ValidateCronString`: six fields, the first (seconds) `0`. */
 function cronProblem(cron: string): string | undefined {
+  if (cron.length === 0) return 'empty cron string is invalid';
   const fields = cron.trim().split(/\s+/);
   if (fields.length !== 6) return 'the cron string should have 6 fields';
   if (fields[0] !== '0')
     return 'the 1st field (indicating Seconds of time) of the cron setting must be 0';
   return undefined;
-}
-
-function cronOf(type: string, cron: string | undefined): string {
-  if (type === 'Hourly') return '0 0 * * * *';
-  if (type === 'Daily') return '0 0 0 * * *';
-  if (type === 'Weekly') return '0 0 0 * * 0';
-  return cron ?? '';
 }
 
 function normalizedRetention(id: number, body: Json): Json {

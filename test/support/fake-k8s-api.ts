@@ -93,6 +93,8 @@ export class FakeSecretsApi {
   private rules: PolicyRule[] | undefined;
   /** The namespace of the Role the rules come from: they allow nothing elsewhere. */
   private rulesNamespace: string | undefined;
+  /** Rules by the namespace of their Role, when several Roles are authorized at once. */
+  private rulesByNamespace: Map<string, PolicyRule[]> | undefined;
   private serviceAccount = 'system:serviceaccount:default:default';
   private version = 1000;
 
@@ -138,6 +140,22 @@ export class FakeSecretsApi {
     this.rules = structuredClone(rules);
     this.serviceAccount = `system:serviceaccount:${serviceAccount}`;
     this.rulesNamespace = namespace;
+    this.rulesByNamespace = undefined;
+  }
+
+  /** As `authorize`, for several Roles: each allows requests in its own namespace only. */
+  authorizeRoles(
+    roles: { readonly namespace: string; readonly rules: PolicyRule[] }[],
+    serviceAccount: string,
+  ): void {
+    this.rulesByNamespace = new Map();
+    for (const role of roles) {
+      const rules = this.rulesByNamespace.get(role.namespace) ?? [];
+      this.rulesByNamespace.set(role.namespace, [...rules, ...structuredClone(role.rules)]);
+    }
+    this.rules = [];
+    this.serviceAccount = `system:serviceaccount:${serviceAccount}`;
+    this.rulesNamespace = undefined;
   }
 
   /** Creating this Secret fails with a 422 whose message quotes the whole request body. */
@@ -425,11 +443,12 @@ export class FakeSecretsApi {
     named: boolean,
   ): string | undefined {
     const forbiddenCreate = resource === 'secrets' && verb === 'create' && this.forbidden.has(name);
+    const rules = this.rulesByNamespace ? (this.rulesByNamespace.get(namespace) ?? []) : this.rules;
     const allowed =
       !forbiddenCreate &&
-      (this.rules === undefined ||
+      (rules === undefined ||
         ((this.rulesNamespace === undefined || this.rulesNamespace === namespace) &&
-          this.rules.some(
+          rules.some(
             (rule) =>
               (rule.apiGroups ?? ['']).some((g) => g === '' || g === '*') &&
               (rule.resources ?? []).some((r) => r === resource || r === '*') &&

@@ -57,6 +57,8 @@ METADATA_DEFAULTS = dict({key: 'false' for key in BOOLEAN_METADATA},
 DOCKERCONFIG = 'kubernetes.io/dockerconfigjson'
 MANAGED_BY = {'app.kubernetes.io/managed-by': 'harbor-reconcile-settings'}
 SEVERITIES = ('none', 'low', 'medium', 'high', 'critical')
+# configuration items Harbor holds as a string map (StringToStringMapType)
+MAP_CONFIGURATIONS = ('oidc_extra_redirect_parms',)
 CONFIG_KEY = re.compile(r'[-._a-zA-Z0-9]+')
 # what Kubernetes takes as a namespace (DNS-1123 label) and as a Secret name (subdomain)
 DNS_LABEL = re.compile(r'[a-z0-9]([-a-z0-9]*[a-z0-9])?')
@@ -136,20 +138,27 @@ class Checker:
             return []
         return value
 
-    def unique(self, items, where):
+    def unique(self, items, where, scope=lambda item: None):
+        """Names declared twice in one scope: Harbor's names are unique per scope."""
         seen = set()
         for i, item in enumerate(items):
             name = item.get('name') if isinstance(item, dict) else None
             if not isinstance(name, str):
                 continue  # reported by the name's own check
-            if name in seen:
+            key = (scope(item), name)
+            if key in seen:
                 self.fail('%s[%d].name' % (where, i), 'is declared twice', name)
-            seen.add(name)
+            seen.add(key)
 
     def env(self, name, where):
         self.string(name, where, nonempty=True)
-        if isinstance(name, str) and name and not os.environ.get(name):
+        if not isinstance(name, str) or not name:
+            return
+        if name not in os.environ:
             self.fail(where, 'names an environment variable that is not set', name)
+        elif not os.environ[name]:
+            self.fail(where, 'names an environment variable that is empty (it comes from a '
+                      'Secret key): put the value into that Secret key', name)
 
     def allowlist(self, value, where):
         if value is None:
@@ -336,7 +345,7 @@ def check_document(doc) -> list:
                            'digit at each end)')
             if isinstance(secret['namespaces'], list) and not secret['namespaces']:
                 c.fail(w + '.secret.namespaces', 'must name at least one namespace', [])
-    c.unique(robots, 'robots')
+    c.unique(robots, 'robots', robot_scope)
 
     policies = c.listing(doc['replicationPolicies'], 'replicationPolicies')
     for i, p in enumerate(policies):
@@ -382,8 +391,9 @@ def check_document(doc) -> list:
     if schedule is not None and c.obj(schedule, 'scanAllSchedule', ('type', 'cron')):
         c.one_of(schedule['type'], 'scanAllSchedule.type',
                  ['Hourly', 'Daily', 'Weekly', 'Custom', 'None'])
-        if schedule['type'] == 'Custom':
-            c.string(schedule['cron'], 'scanAllSchedule.cron', nonempty=True)
+        # Harbor needs the cron of every scheduled type: it fills in none itself
+        c.string(schedule['cron'], 'scanAllSchedule.cron', nonempty=True,
+                 nullable=schedule['type'] == 'None')
     c.allowlist(doc['systemCveAllowlist'], 'systemCveAllowlist')
 
     if isinstance(doc['configurations'], dict):
@@ -497,6 +507,34 @@ def same(a, b) -> bool:
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
     return type(a) == type(b) and a == b
+
+
+def robot_scope(r) -> str:
+    """Where a robot's name must be unique: Harbor names a project robot after its project
+    (robot$a+ci and robot$b+ci are two robots), a system robot after nothing."""
+    permissions = r.get('permissions')
+    if r.get('level') != 'project' or not isinstance(permissions, list) or not permissions:
+        return 'system'
+    first = permissions[0]
+    return 'project %s' % (first.get('namespace') if isinstance(first, dict) else None)
+
+
+def same_configuration(key, have, want) -> bool:
+    """Whether a configuration item already holds the declared value. A map item, such as
+    oidc_extra_redirect_parms, is sent as a JSON string and shown as Harbor marshals it again
+    (keys sorted, '&' escaped), so it is compared by the map it holds."""
+    if key in MAP_CONFIGURATIONS:
+        return same(json_value(have), json_value(want))
+    return same(have, want)
+
+
+def json_value(value):
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
 
 
 def allowlist_items(allowlist) -> list:
@@ -1163,11 +1201,13 @@ class Reconciler:
         have = current.get('schedule') or {}
         have_type = have.get('type') or 'None'
         matches = have_type == declared['type'] and (
-            declared['type'] != 'Custom' or have.get('cron') == declared['cron'])
+            declared['cron'] is None or have.get('cron') == declared['cron'])
         if matches:
             return
+        # Harbor schedules exactly the cron it is sent, for Hourly, Daily and Weekly too: an
+        # empty one is refused with 400
         schedule = {'type': declared['type']}
-        if declared['type'] == 'Custom':
+        if declared['cron'] is not None:
             schedule['cron'] = declared['cron']
         method = 'POST' if have_type == 'None' else 'PUT'
         status, answer, _ = self.harbor.call(method, API + '/system/scanAll/schedule',
@@ -1202,7 +1242,7 @@ class Reconciler:
         for key, value in sorted(declared.items()):
             item = current.get(key)
             have = item.get('value') if isinstance(item, dict) else None
-            if not same(have, value):
+            if not same_configuration(key, have, value):
                 if isinstance(item, dict) and item.get('editable') is False:
                     locked.append(key)
                 else:

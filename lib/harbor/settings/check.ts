@@ -48,7 +48,10 @@ export function checkSettings(
     checkProject(problems, `${field}.projects[${i}]`, p, scanners),
   );
 
-  unique(problems, `${field}.robots`, d.robots);
+  // Harbor names a project robot after its project: robot$a+ci and robot$b+ci are two robots
+  unique(problems, `${field}.robots`, d.robots, (r) =>
+    r.level?.level === 'project' ? `project ${r.level.project}` : 'system',
+  );
   (d.robots ?? []).forEach((r, i) => checkRobot(problems, `${field}.robots[${i}]`, r, projects));
 
   unique(problems, `${field}.registries`, d.registries);
@@ -200,10 +203,7 @@ function checkRobot(
 
   const project = r.level?.project;
   if (!r.level) {
-    problems.add(
-      `${field}.level`,
-      'is not set; use RobotLevel.system() or RobotLevel.project(name)',
-    );
+    problems.add(`${field}.level`, 'is not set; give the system level or one project');
   } else if (r.level.level === 'project') {
     problems.value(`${field}.level.project`, project, (v) =>
       projects.has(v) ? undefined : 'is not a project declared in projects; declare it there',
@@ -213,7 +213,7 @@ function checkRobot(
   problems.check(
     (r.permissions ?? []).length > 0,
     `${field}.permissions`,
-    'is empty; give at least one, such as RobotPermission.pull()',
+    'is empty; give at least one, such as pull or push',
   );
   (r.permissions ?? []).forEach((p, i) => {
     const at = `${field}.permissions[${i}]`;
@@ -412,6 +412,23 @@ function checkAuthentication(problems: Problems, field: string, a: HarborAuthent
       );
     }
     problems.value(`${field}.timeout`, ldap.timeout, positiveInteger);
+
+    // Harbor refuses a group filter without both attributes, and core crash-loops on it
+    // when the settings go through CONFIG_OVERWRITE_JSON
+    if (ldap.groupSearchFilter) {
+      problems.check(
+        (ldap.groupAttributeName ?? '').trim().length > 0,
+        `${field}.groupAttributeName`,
+        `${show(ldap.groupAttributeName)} with groupSearchFilter ${show(ldap.groupSearchFilter)};` +
+          ' Harbor needs the attribute that holds a group\'s name: set it, e.g. "cn"',
+      );
+      problems.check(
+        (ldap.groupMembershipAttribute ?? 'memberof').trim().length > 0,
+        `${field}.groupMembershipAttribute`,
+        `is empty with groupSearchFilter ${show(ldap.groupSearchFilter)}; Harbor needs the user` +
+          ' attribute that lists the groups: leave it out for "memberof", or set it',
+      );
+    }
   }
 }
 
@@ -430,16 +447,18 @@ function checkGeneral(problems: Problems, field: string, d: HarborSettingsDeclar
   );
 }
 
-/** Names of each list that occur more than once. */
-function unique(
+/** Names of each list that occur more than once, within one scope where Harbor has scopes. */
+function unique<T extends { readonly name: string }>(
   problems: Problems,
   field: string,
-  items: readonly { readonly name: string }[] | undefined,
+  items: readonly T[] | undefined,
+  scope: (item: T) => string = () => '',
 ): void {
   const seen = new Map<string, number>();
   (items ?? []).forEach((item, i) => {
-    const first = seen.get(item.name);
-    if (first === undefined) seen.set(item.name, i);
+    const key = JSON.stringify([scope(item), item.name]);
+    const first = seen.get(key);
+    if (first === undefined) seen.set(key, i);
     else {
       problems.add(
         `${field}[${i}].name`,

@@ -46,7 +46,10 @@ export interface HarborSettingsDeclaration {
   /** Prefix of robot login names. @default - left as it is (`robot$`) */
   readonly robotNamePrefix?: string;
 
-  /** Whether people may sign up on the login page (database authentication only). */
+  /**
+   * Whether people may sign up on the login page (database authentication only).
+   * @default - left as it is (false)
+   */
   readonly selfRegistration?: boolean;
 
   /**
@@ -162,6 +165,7 @@ export interface RetentionRule {
   /**
    * The template's number: how many artifacts the `latest*` templates keep, how many days the
    * day templates look back. Not used by `always`.
+   * @default - none; required by every template but `always`
    */
   readonly param?: number;
 
@@ -358,9 +362,15 @@ export interface ReplicationPolicy {
   readonly name: string;
   /** @default '' */
   readonly description?: string;
-  /** Copy from this registry into Harbor. Exactly one of `pullFrom` and `pushTo`. */
+  /**
+   * Copy from this registry into Harbor. Exactly one of `pullFrom` and `pushTo`.
+   * @default - none: set pushTo
+   */
   readonly pullFrom?: string;
-  /** Copy from Harbor to this registry. */
+  /**
+   * Copy from Harbor to this registry.
+   * @default - none: set pullFrom
+   */
   readonly pushTo?: string;
   /** @default - selects everything */
   readonly filters?: ReplicationFilters;

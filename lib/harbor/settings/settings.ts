@@ -18,12 +18,14 @@ import { containerSecurity, podSecurity, restrictPod } from '../../private/workl
 
 /** The Harbor account the reconciler logs in with. */
 export interface HarborCredentials {
-  /** A Harbor user with the system admin role, or a system robot's full name. */
+  /**
+   * `admin`, or a Harbor user with the system admin role. Not a robot: the Job's login check
+   * reads `GET /configurations`, which Harbor grants no robot.
+   */
   readonly username: string;
   readonly password: SecretKeyRef;
 }
 
-/** A declaration, and how pods in the consumer namespaces find the robots' pull Secrets. */
 /** The declaration as Harbor takes it. */
 export type HarborSettingsOptions = HarborSettingsDeclaration;
 

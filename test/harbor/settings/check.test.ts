@@ -267,6 +267,67 @@ describe('checkSettings', () => {
     );
   });
 
+  test('allows robots of one name in different projects, and a system robot of that name', () => {
+    const robot = (level: RobotLevel) => ({
+      name: 'ci',
+      level,
+      permissions: [RobotPermission.pull()],
+    });
+    const d: HarborSettingsDeclaration = {
+      projects: [{ name: 'a' }, { name: 'b' }],
+      robots: [
+        robot(RobotLevel.project('a')),
+        robot(RobotLevel.project('b')),
+        { ...robot(RobotLevel.system()), permissions: [RobotPermission.pull('*')] },
+      ],
+    };
+
+    expect(problemsOf(d)).toEqual([]);
+    expectProblem(
+      { ...d, robots: [robot(RobotLevel.project('a')), robot(RobotLevel.project('a'))] },
+      'settings.robots[1].name',
+      '"ci" is already the name of robots[0]',
+    );
+  });
+
+  test('rejects a robot without permissions in words the config file uses too', () => {
+    expectProblem(
+      { robots: [{ name: 'ci', level: RobotLevel.system(), permissions: [] }] },
+      'settings.robots[0].permissions',
+      'is empty; give at least one, such as pull or push',
+    );
+    expectProblem(
+      { robots: [{ name: 'ci', permissions: [RobotPermission.pull('*')] } as any] },
+      'settings.robots[0].level',
+      'is not set; give the system level or one project',
+    );
+  });
+
+  test('rejects an LDAP group filter without the attributes Harbor needs with it', () => {
+    const ldap = (options: object) => ({
+      authentication: HarborAuthentication.ldap({
+        url: 'ldaps://ldap.example.test',
+        baseDn: 'dc=example,dc=test',
+        groupSearchFilter: '(objectClass=groupOfNames)',
+        ...options,
+      }),
+    });
+
+    expectProblem(
+      ldap({}),
+      'settings.authentication.groupAttributeName',
+      `(not set) with groupSearchFilter "(objectClass=groupOfNames)"; Harbor needs the` +
+        ` attribute that holds a group's name: set it, e.g. "cn"`,
+    );
+    expectProblem(
+      ldap({ groupAttributeName: 'cn', groupMembershipAttribute: '' }),
+      'settings.authentication.groupMembershipAttribute',
+      'is empty with groupSearchFilter',
+    );
+    expect(problemsOf(ldap({ groupAttributeName: 'cn' }))).toEqual([]);
+    expect(problemsOf(ldap({ groupSearchFilter: undefined }))).toEqual([]);
+  });
+
   test.each(['Apps', '-apps', 'apps-', 'a..b', 'a b', 'apps/web', '', 'a'.repeat(256)])(
     'rejects the project name #%#',
     (name) => {

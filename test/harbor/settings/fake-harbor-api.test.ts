@@ -393,15 +393,32 @@ describe('Harbor behaviour', () => {
     const badCron = await call('PUT', '/system/scanAll/schedule', {
       schedule: { type: 'Custom', cron: '0 2 * * *' },
     });
-    const updated = await call('PUT', '/system/scanAll/schedule', {
+    const noCron = await call('PUT', '/system/scanAll/schedule', {
       schedule: { type: 'Weekly' },
+    });
+    const updated = await call('PUT', '/system/scanAll/schedule', {
+      schedule: { type: 'Weekly', cron: '0 0 0 * * 0' },
     });
 
     expect(before).toMatchObject({ status: 200, text: '' });
-    expect([created.status, twice.status, badCron.status, updated.status]).toEqual([
-      201, 412, 400, 200,
+    expect([created.status, twice.status, badCron.status, noCron.status, updated.status]).toEqual([
+      201, 412, 400, 400, 200,
     ]);
+    expect(noCron.json.errors[0].message).toContain('empty cron string is invalid');
     expect(api.scanAllSchedule.schedule).toEqual({ type: 'Weekly', cron: '0 0 0 * * 0' });
+    expect(api.violations).toEqual([]);
+  });
+
+  test('a string-map configuration is stored as a map and shown as Go marshals it', async () => {
+    const put = await call('PUT', '/configurations', {
+      oidc_extra_redirect_parms: '{"prompt":"login","acr":"a&b"}',
+    });
+    const notMap = await call('PUT', '/configurations', { oidc_extra_redirect_parms: '[1]' });
+    const got = await call('GET', '/configurations');
+
+    expect([put.status, notMap.status]).toEqual([200, 400]);
+    expect(api.configurations.oidc_extra_redirect_parms).toEqual({ prompt: 'login', acr: 'a&b' });
+    expect(got.json.oidc_extra_redirect_parms.value).toBe('{"acr":"a\\u0026b","prompt":"login"}');
     expect(api.violations).toEqual([]);
   });
 

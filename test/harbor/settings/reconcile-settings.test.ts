@@ -564,6 +564,57 @@ test('a second run with the same document makes zero writes and prints no change
   expect(k8s.writes()).toHaveLength(k8sWrites);
 });
 
+test('sends the cron of a daily scan-all schedule, as Harbor needs; the rerun writes nothing', async () => {
+  const document: SettingsDocument = {
+    ...settings(),
+    scanAllSchedule: { type: 'Daily', cron: '0 0 0 * * *' },
+  };
+
+  const first = await reconcile({ document });
+  const writes = harbor.writes().length;
+  const second = await reconcile({ document });
+
+  expect(first.code).toBe(0);
+  expect(harbor.scanAllSchedule.schedule).toEqual({ type: 'Daily', cron: '0 0 0 * * *' });
+  expect(second.stdout.trim()).toBe('no changes');
+  expect(harbor.writes()).toHaveLength(writes);
+});
+
+test('compares OIDC extra redirect parameters by the map Harbor shows, not its text', async () => {
+  const document = settings();
+  // not in the order, nor with the escapes, Harbor's Go writes it back in
+  document.configurations.oidc_extra_redirect_parms = '{"prompt":"login","acr":"a&b"}';
+
+  const first = await reconcile({ document });
+  const writes = harbor.writes().length;
+  const second = await reconcile({ document });
+
+  expect(first.code).toBe(0);
+  expect(harbor.configurations.oidc_extra_redirect_parms).toEqual({ prompt: 'login', acr: 'a&b' });
+  expect(second.stdout.trim()).toBe('no changes');
+  expect(harbor.writes()).toHaveLength(writes);
+});
+
+test('keeps project robots of one name in different projects apart', async () => {
+  const document = settings();
+  const ci = document.robots[0];
+  const other: any = structuredClone(ci);
+  other.permissions[0].namespace = 'charts';
+  other.secret = { ...other.secret, name: 'harbor-charts-ci-pull', namespaces: [NAMESPACE] };
+  document.robots.push(other);
+  k8s.authorize(
+    [...RULES, { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'update'] }],
+    `${NAMESPACE}:harbor-settings`,
+  );
+
+  const result = await reconcile({ document });
+
+  expect(result.stderr).toBe('');
+  expect(result.code).toBe(0);
+  expect(harbor.robotByName('robot$apps+ci')).toBeDefined();
+  expect(harbor.robotByName('robot$charts+ci')).toBeDefined();
+});
+
 test('a changed document writes exactly the differences', async () => {
   await reconcile();
   const before = harbor.writes().length;
@@ -752,7 +803,8 @@ test("a refused write is reported with Harbor's message, and the next run retrie
   ]);
 });
 
-test('runs as HarborSettings synthesizes it: its document, its env and its Role', async () => {
+/** What HarborSettings synthesizes for a CI robot, and the run options its Job would have. */
+function synthesized(): { objects: any[]; document: any; serviceAccount: string; options: any } {
   const chart = new Chart(Testing.app(), 'test', { namespace: NAMESPACE });
   new HarborSettings(chart, 'Settings', {
     instance: 'harbor',
@@ -774,9 +826,6 @@ test('runs as HarborSettings synthesizes it: its document, its env and its Role'
     container.env.filter((e: any) => e.value !== undefined).map((e: any) => [e.name, e.value]),
   );
   const document = objects.find((o) => o.kind === 'ConfigMap' && o.data?.['settings.json']);
-  // the double authorizes in one namespace at most: the Roles' rules together, everywhere
-  const rules = objects.filter((o) => o.kind === 'Role').flatMap((o) => o.rules);
-  k8s.authorize(rules, `${NAMESPACE}:${job.spec.template.spec.serviceAccountName}`);
   const options = {
     document: document.data['settings.json'],
     env: {
@@ -785,6 +834,21 @@ test('runs as HarborSettings synthesizes it: its document, its env and its Role'
       HARBOR_USERNAME: env.HARBOR_USERNAME,
     },
   };
+  const serviceAccount = `${NAMESPACE}:${job.spec.template.spec.serviceAccountName}`;
+  return { objects, document, serviceAccount, options };
+}
+
+/** Each Role allows only in its own namespace, as RBAC does. */
+function authorizeRoles(objects: any[], serviceAccount: string): void {
+  const roles = objects
+    .filter((o) => o.kind === 'Role')
+    .map((o) => ({ namespace: o.metadata.namespace, rules: o.rules }));
+  k8s.authorizeRoles(roles, serviceAccount);
+}
+
+test('runs as HarborSettings synthesizes it: its document, its env and its Role', async () => {
+  const { objects, document, serviceAccount, options } = synthesized();
+  authorizeRoles(objects, serviceAccount);
 
   const first = await reconcile(options);
   const second = await reconcile(options);
@@ -798,6 +862,20 @@ test('runs as HarborSettings synthesizes it: its document, its env and its Role'
     expect(dockerConfig(namespace, secretName).auths[REGISTRY].username).toBe(robot.name);
   }
   expect(second.stdout.trim()).toBe('no changes');
+});
+
+test('a pull-Secret namespace without its Role is refused there, as RBAC does', async () => {
+  const { objects, serviceAccount, options } = synthesized();
+  const withoutCi = objects.filter((o) => !(o.kind === 'Role' && o.metadata.namespace === 'ci'));
+  authorizeRoles(withoutCi, serviceAccount);
+
+  const result = await reconcile(options);
+
+  expect(result.code).toBe(1);
+  expect(result.stderr).toContain(
+    'cannot get resource "secrets" in API group "" in the namespace "ci"',
+  );
+  expect(k8s.get('ci', JSON.parse(options.document).robots[0].secret.name)).toBeUndefined();
 });
 
 test('a registry of another type is reported, and the policies using it are skipped', async () => {
@@ -1288,6 +1366,17 @@ test('exits 2 before any request when a credential variable is missing', async (
   expect(result.stderr).toContain(
     'registries[0].credential.accessSecretEnv: names an environment variable that is not set ' +
       '(got "DR_ACCESS_SECRET")',
+  );
+  expect(harbor.requests).toEqual([]);
+});
+
+test('exits 2 naming the Secret key when a credential variable is empty', async () => {
+  const result = await reconcile({ env: { DR_ACCESS_SECRET: '' } });
+
+  expect(result.code).toBe(2);
+  expect(result.stderr).toContain(
+    'registries[0].credential.accessSecretEnv: names an environment variable that is empty (it ' +
+      'comes from a Secret key): put the value into that Secret key (got "DR_ACCESS_SECRET")',
   );
   expect(harbor.requests).toEqual([]);
 });
