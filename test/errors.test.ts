@@ -64,6 +64,11 @@ const GATEWAY = {
 const EXPORT = { server: 'nfs.example.test', share: '/exports/harbor', squash: 'root_squash' };
 const DNS01 = { rfc2136: { nameserver: '10.0.0.53' } };
 const HA = { highAvailability: true, database: EXTERNAL_DB, redis: EXTERNAL_REDIS };
+/** The settings of one project robot `ci` on `apps`, with these fields. */
+const ciRobot = (fields: Record<string, unknown>) => ({
+  settings: { robots: [{ name: 'ci', level: { project: 'apps' }, ...fields }] },
+});
+
 const policies = (options: Record<string, unknown>) => ({
   networkPolicies: { enabled: true, ...options },
 });
@@ -1560,34 +1565,14 @@ const AREAS: Record<string, Row[]> = {
       'settings.robots[i].permissions[i]',
       'a system permission on a project robot',
       'project permissions only, or a system robot',
-      {
-        settings: {
-          robots: [
-            {
-              name: 'ci',
-              level: { project: 'apps' },
-              permissions: [{ system: [{ resource: 'project', action: 'create' }] }],
-            },
-          ],
-        },
-      },
+      ciRobot({ permissions: [{ system: [{ resource: 'project', action: 'create' }] }] }),
       line('settings.robots[0].permissions[0]', 'is a system permission'),
     ),
     row(
       'settings.robots[i].permissions[i].access[i]',
       'not a permission Harbor grants robots',
       'a resource and action pair Harbor grants',
-      {
-        settings: {
-          robots: [
-            {
-              name: 'ci',
-              level: { project: 'apps' },
-              permissions: [{ access: [{ resource: 'repository', action: 'fly' }] }],
-            },
-          ],
-        },
-      },
+      ciRobot({ permissions: [{ access: [{ resource: 'repository', action: 'fly' }] }] }),
       line('settings.robots[0].permissions[0].access[0]', 'is not a project permission Harbor'),
     ),
     row(
@@ -1605,18 +1590,7 @@ const AREAS: Record<string, Row[]> = {
       'settings.robots[i].pullSecret.namespaces[i]',
       'not a DNS label',
       'a namespace name',
-      {
-        settings: {
-          robots: [
-            {
-              name: 'ci',
-              level: { project: 'apps' },
-              permissions: ['pull'],
-              pullSecret: { namespaces: ['Bad_NS'] },
-            },
-          ],
-        },
-      },
+      ciRobot({ permissions: ['pull'], pullSecret: { namespaces: ['Bad_NS'] } }),
       line('settings.robots[0].pullSecret.namespaces[0]', '"Bad_NS" is not a DNS label'),
     ),
     row(
@@ -1760,18 +1734,7 @@ const AREAS: Record<string, Row[]> = {
       'settings.robots[i].pullSecret.name',
       "a name of Harbor's own objects",
       'name it <instance>-robot-<name>, or without the prefix',
-      {
-        settings: {
-          robots: [
-            {
-              name: 'ci',
-              level: { project: 'apps' },
-              permissions: ['push'],
-              pullSecret: { name: 'harbor-admin-password' },
-            },
-          ],
-        },
-      },
+      ciRobot({ permissions: ['push'], pullSecret: { name: 'harbor-admin-password' } }),
       line('settings.robots[0].pullSecret.name', "takes a name of Harbor's own objects"),
     ),
     row(
@@ -1789,36 +1752,14 @@ const AREAS: Record<string, Row[]> = {
       'settings.robots[i].pullSecret.serviceAccounts[i]',
       "the settings Job's own ServiceAccount",
       'name the account the pulling pods run as',
-      {
-        settings: {
-          robots: [
-            {
-              name: 'ci',
-              level: { project: 'apps' },
-              permissions: ['push'],
-              pullSecret: { serviceAccounts: ['harbor-settings'] },
-            },
-          ],
-        },
-      },
+      ciRobot({ permissions: ['push'], pullSecret: { serviceAccounts: ['harbor-settings'] } }),
       line('settings.robots[0].pullSecret.serviceAccounts[0]', "is the settings Job's own"),
     ),
     row(
       'settings.robots[i].pullSecret.namespaces[i]',
       'a namespace of Kubernetes or of another part of the platform',
       'list the namespaces of the pods that pull',
-      {
-        settings: {
-          robots: [
-            {
-              name: 'ci',
-              level: { project: 'apps' },
-              permissions: ['push'],
-              pullSecret: { namespaces: ['csi-nfs'] },
-            },
-          ],
-        },
-      },
+      ciRobot({ permissions: ['push'], pullSecret: { namespaces: ['csi-nfs'] } }),
       line('settings.robots[0].pullSecret.namespaces[0]', `"csi-nfs" is the NFS driver's`),
     ),
     row(

@@ -53,7 +53,8 @@ import { ComponentResources, checkResources } from './resources';
 import { ExistingHarborSecrets, HarborSecrets } from './secrets';
 import { HarborTrivy, TrivyOptions, trivyNetworking } from './trivy';
 import { checkSettings } from './settings/check';
-import { HarborSettings, HarborSettingsOptions } from './settings/settings';
+import { HarborSettingsDeclaration } from './settings/declaration';
+import { HarborSettings } from './settings/settings';
 import {
   dataKey,
   dnsName,
@@ -227,7 +228,7 @@ export interface HarborProps {
    * scanners, user settings), applied by the settings Job after every sync.
    * @default - no settings Job: Harbor is configured by hand
    */
-  readonly settings?: HarborSettingsOptions;
+  readonly settings?: HarborSettingsDeclaration;
 }
 
 /**
@@ -707,7 +708,7 @@ const notEmpty = (value: string) => (value.length > 0 ? undefined : 'is empty');
 function checkSettingsEgress(
   problems: Problems,
   policies: HarborNetworkPolicyOptions,
-  settings: HarborSettingsOptions,
+  settings: HarborSettingsDeclaration,
 ): void {
   if ((policies.externalEgress ?? []).length > 0) return;
   const outside = [

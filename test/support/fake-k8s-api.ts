@@ -90,10 +90,10 @@ export class FakeSecretsApi {
   private readonly forbidden = new Set<string>();
   private readonly echoing = new Set<string>();
   private readonly server: http.Server;
-  private rules: PolicyRule[] | undefined;
-  /** The namespace of the Role the rules come from: they allow nothing elsewhere. */
-  private rulesNamespace: string | undefined;
-  /** Rules by the namespace of their Role, when several Roles are authorized at once. */
+  /**
+   * Rules by the namespace of their Role (`*` for a ClusterRole's, which allow everywhere);
+   * undefined allows every request.
+   */
   private rulesByNamespace: Map<string, PolicyRule[]> | undefined;
   private serviceAccount = 'system:serviceaccount:default:default';
   private version = 1000;
@@ -134,13 +134,11 @@ export class FakeSecretsApi {
 
   /**
    * Authorizes every request against these Role rules, for this ServiceAccount (as
-   * `namespace:name`), answering 403 as RBAC does for anything they do not allow.
+   * `namespace:name`), answering 403 as RBAC does for anything they do not allow. The rules
+   * apply in `namespace` alone, as a Role's do, or everywhere when it is left out.
    */
-  authorize(rules: PolicyRule[], serviceAccount: string, namespace?: string): void {
-    this.rules = structuredClone(rules);
-    this.serviceAccount = `system:serviceaccount:${serviceAccount}`;
-    this.rulesNamespace = namespace;
-    this.rulesByNamespace = undefined;
+  authorize(rules: PolicyRule[], serviceAccount: string, namespace = '*'): void {
+    this.authorizeRoles([{ namespace, rules }], serviceAccount);
   }
 
   /** As `authorize`, for several Roles: each allows requests in its own namespace only. */
@@ -153,9 +151,7 @@ export class FakeSecretsApi {
       const rules = this.rulesByNamespace.get(role.namespace) ?? [];
       this.rulesByNamespace.set(role.namespace, [...rules, ...structuredClone(role.rules)]);
     }
-    this.rules = [];
     this.serviceAccount = `system:serviceaccount:${serviceAccount}`;
-    this.rulesNamespace = undefined;
   }
 
   /** Creating this Secret fails with a 422 whose message quotes the whole request body. */
@@ -443,19 +439,22 @@ export class FakeSecretsApi {
     named: boolean,
   ): string | undefined {
     const forbiddenCreate = resource === 'secrets' && verb === 'create' && this.forbidden.has(name);
-    const rules = this.rulesByNamespace ? (this.rulesByNamespace.get(namespace) ?? []) : this.rules;
+    const byNamespace = this.rulesByNamespace;
+    const rules = byNamespace && [
+      ...(byNamespace.get(namespace) ?? []),
+      ...(byNamespace.get('*') ?? []),
+    ];
     const allowed =
       !forbiddenCreate &&
       (rules === undefined ||
-        ((this.rulesNamespace === undefined || this.rulesNamespace === namespace) &&
-          rules.some(
-            (rule) =>
-              (rule.apiGroups ?? ['']).some((g) => g === '' || g === '*') &&
-              (rule.resources ?? []).some((r) => r === resource || r === '*') &&
-              rule.verbs.some((v) => v === verb || v === '*') &&
-              // a create carries no name in its URL, so a name-limited rule never allows it
-              (!rule.resourceNames?.length || (named && rule.resourceNames.includes(name))),
-          )));
+        rules.some(
+          (rule) =>
+            (rule.apiGroups ?? ['']).some((g) => g === '' || g === '*') &&
+            (rule.resources ?? []).some((r) => r === resource || r === '*') &&
+            rule.verbs.some((v) => v === verb || v === '*') &&
+            // a create carries no name in its URL, so a name-limited rule never allows it
+            (!rule.resourceNames?.length || (named && rule.resourceNames.includes(name))),
+        ));
     if (allowed) return undefined;
     const user = forbiddenCreate
       ? `system:serviceaccount:${namespace}:ensure-secrets`

@@ -26,10 +26,7 @@ export interface HarborCredentials {
   readonly password: SecretKeyRef;
 }
 
-/** The declaration as Harbor takes it. */
-export type HarborSettingsOptions = HarborSettingsDeclaration;
-
-export interface HarborSettingsProps extends HarborSettingsOptions {
+export interface HarborSettingsProps extends HarborSettingsDeclaration {
   /** Name of the Harbor instance; the objects are named after it. */
   readonly instance: string;
 

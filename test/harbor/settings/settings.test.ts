@@ -9,13 +9,10 @@ import {
   RobotPermission,
   SignatureEnforcement,
   UserSettingsDelivery,
+  HarborSettingsDeclaration,
 } from '../../../lib/harbor/settings/declaration';
 import { renderSettings } from '../../../lib/harbor/settings/render';
-import {
-  HarborSettings,
-  HarborSettingsOptions,
-  HarborSettingsProps,
-} from '../../../lib/harbor/settings/settings';
+import { HarborSettings, HarborSettingsProps } from '../../../lib/harbor/settings/settings';
 import { expectValidObjects } from '../../support/schema';
 import { run } from '../../support/processes';
 import { K8sObject, containerOf, envOf, find, mountAt, ofKind, podSpec } from '../../support/synth';
@@ -23,7 +20,7 @@ import { K8sObject, containerOf, envOf, find, mountAt, ofKind, podSpec } from '.
 const ROOT = path.join(__dirname, '..', '..', '..');
 
 /** A project with scan on push and cosign, and a CI robot whose Secret goes to `apps`. */
-function declaration(override: Partial<HarborSettingsOptions> = {}): HarborSettingsOptions {
+function declaration(override: Partial<HarborSettingsDeclaration> = {}): HarborSettingsDeclaration {
   return {
     projects: [{ name: 'apps', scanOnPush: true, signatures: [SignatureEnforcement.COSIGN] }],
     robots: [
@@ -57,7 +54,7 @@ function synthSettings(props: Partial<HarborSettingsProps> = {}) {
   return { settings, objects };
 }
 
-function synthHarbor(settings: HarborSettingsOptions, port?: number) {
+function synthHarbor(settings: HarborSettingsDeclaration, port?: number) {
   const chart = new Chart(Testing.app(), 'test', { namespace: 'harbor' });
   const harbor = new Harbor(chart, 'Harbor', {
     host: 'registry.example.test',
